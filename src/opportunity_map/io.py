@@ -1,0 +1,545 @@
+"""Load, validate and save opportunity maps (CSV, XLSX, GeoPackage)."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import geography as geo
+from ._atomic import atomic_path
+from ._errors import DataError, Problem
+from ._read import RawTable, discover, read_path
+from ._validate import POSITION_COLUMNS, codice_fiscale_problems, convert_table, suggest
+from .model import OpportunityMap
+from .schema import KIND_TO_GROUP, TABLES, normalize_header
+
+__all__ = ["load", "save", "validate"]
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+
+
+def load(path: PathLike, *, territories: PathLike | None = None) -> OpportunityMap:
+    """Load an opportunity map, checking everything.
+
+    Parameters
+    ----------
+    path : path-like
+        A folder holding the ``actors`` (``attori``), ``relations`` (``relazioni``)
+        and optionally ``opportunities`` (``opportunita``) tables as ``.csv`` or
+        ``.xlsx``, or sub-folders holding them (``data/ambiti/<territory>/...``),
+        which are merged; or a single workbook / GeoPackage with one sheet/layer
+        per table (as :func:`save` writes them).
+    territories : path-like, optional
+        The territories CSV. By default the ``territories.csv`` found in ``path``
+        or its parents, or a ``territories`` sheet/layer; failing those, every
+        Italian province.
+
+    Returns
+    -------
+    OpportunityMap
+
+    Raises
+    ------
+    DataError
+        With *every* problem found (``err.problems``) when the data has errors.
+        Warnings alone do not raise; they are logged.
+    FileNotFoundError
+        If ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import opportunity_map as om
+    >>> m = om.load("data/ambiti")  # doctest: +SKIP
+    >>> m.actors.crs.to_epsg()  # doctest: +SKIP
+    4326
+    """
+    m, problems = _assemble(Path(path), territories)
+    for p in problems:
+        if p.severity == "warning":
+            log.warning("%s", p)
+    if m is None or any(p.severity == "error" for p in problems):
+        raise DataError(problems)
+    return m
+
+
+def validate(path: PathLike, *, territories: PathLike | None = None) -> list[Problem]:
+    """Every problem (errors and warnings) in the map at ``path``; empty when all is well.
+
+    Takes the same arguments as :func:`load` and never raises for a data problem.
+    """
+    _, problems = _assemble(Path(path), territories)
+    return sorted(problems, key=lambda p: (p.file, p.row or 0, p.column or "", p.message))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _assemble(path: Path, territories_path: PathLike | None
+              ) -> tuple[OpportunityMap | None, list[Problem]]:
+    if not path.exists():
+        msg = f"path={str(path)!r} does not exist"
+        raise FileNotFoundError(errno.ENOENT, msg, str(path))
+    problems: list[Problem] = []
+    if path.is_dir():
+        files, problems = discover(path)
+    else:
+        files = [(path, None)]
+    raws: list[RawTable] = []
+    for file, folder in files:
+        found, found_problems = read_path(file, folder)
+        raws += found
+        problems += found_problems
+    try:
+        territories, ambiti = _territories(path, territories_path, raws)
+    except DataError as exc:
+        return None, problems + exc.problems
+    raws = [r for r in raws if r.table.name in TABLES]
+    typed: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
+    headers: dict[str, dict[str, str]] = {name: {} for name in TABLES}
+    for raw in raws:
+        frame, found_problems = convert_table(raw)
+        problems += found_problems
+        typed[raw.table.name].append(frame)
+        headers[raw.table.name].update(frame.attrs.get("headers", {}))
+    for name, table in TABLES.items():
+        if table.required and not typed[name]:
+            names = ", ".join(f"{n}.csv/.xlsx" for n in table.file_names[:2])
+            problems.append(Problem(str(path), None, None,
+                                    f"manca la tabella {table.italian!r} ({names})"))
+    if any(p.severity == "error" and p.row is None for p in problems) and not typed["actors"]:
+        return None, problems
+    frames = {name: _concat(parts, TABLES[name].column_names) for name, parts in typed.items()}
+    for name in ("actors", "opportunities"):
+        problems += _duplicate_ids(frames[name], headers[name].get("id", "id"))
+    problems += _references(frames, headers)
+    for name, frame in frames.items():
+        problems += codice_fiscale_problems(frame, headers[name])
+    coord_headers = {headers["actors"].get(c, c) for c in ("lat", "lon")}
+    unparsed = {(p.file, p.row) for p in problems if p.column in coord_headers}
+    actors, place_problems = _place_actors(frames["actors"], territories, ambiti,
+                                           headers["actors"], unparsed)
+    problems += place_problems
+    m = OpportunityMap(
+        actors=actors,
+        opportunities=_public(frames["opportunities"]),
+        relations=_public(frames["relations"]),
+        territories=territories, ambiti=ambiti, source=path,
+        problems=[p for p in problems if p.severity == "warning"],
+    )
+    return m, problems
+
+
+def _territories(path: Path, territories_path: PathLike | None, raws: list[RawTable]
+                 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    if territories_path is None and path.suffix.lower() in {".xlsx", ".gpkg"}:
+        table = _embedded_territories(path)
+        if table is not None:
+            terr = geo.territories_from_frame(table, where=f"{path}[territories]")
+            return terr, _embedded_ambiti(path, terr)
+    found = Path(territories_path) if territories_path else geo.find_territories_file(path)
+    if found is None:
+        log.info("no territories.csv found: every Italian province is a territory")
+        return geo.load_territories(None), _empty_ambiti()
+    terr = geo.load_territories(found)
+    ambiti_file = found.parent / "ambiti.csv"
+    ambiti = geo.load_ambiti(ambiti_file, terr) if ambiti_file.is_file() else _empty_ambiti()
+    return terr, ambiti
+
+
+def _embedded_territories(path: Path) -> pd.DataFrame | None:
+    try:
+        if path.suffix.lower() == ".xlsx":
+            return pd.read_excel(path, sheet_name="territories", dtype=str)
+        import pyogrio
+
+        if "territories" in {str(n) for n, _ in pyogrio.list_layers(path)}:
+            return pd.DataFrame(pyogrio.read_dataframe(path, layer="territories",
+                                                       read_geometry=False))
+    except (ValueError, KeyError):
+        return None
+    return None
+
+
+def _embedded_ambiti(path: Path, territories: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    try:
+        if path.suffix.lower() == ".xlsx":
+            table = pd.read_excel(path, sheet_name="ambiti", dtype=str)
+        else:
+            import pyogrio
+
+            if "ambiti" not in {str(n) for n, _ in pyogrio.list_layers(path)}:
+                return _empty_ambiti()
+            table = pd.DataFrame(pyogrio.read_dataframe(path, layer="ambiti",
+                                                        read_geometry=False))
+    except (ValueError, KeyError):
+        return _empty_ambiti()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "ambiti.csv"
+        table.to_csv(csv, index=False)
+        return geo.load_ambiti(csv, territories)
+
+
+def _empty_ambiti() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"id": [], "name": [], "territory": [], "comune_codes": []},
+                            geometry=[], crs="EPSG:4326")
+
+
+def _concat(parts: list[pd.DataFrame], canonical: list[str]) -> pd.DataFrame:
+    if not parts:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in canonical})
+        empty["_file"] = pd.Series(dtype=object)
+        empty["_row"] = pd.Series(dtype=int)
+        return empty
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    extras = [c for c in frame.columns if c not in canonical and c not in POSITION_COLUMNS]
+    for c in extras:
+        frame[c] = frame[c].fillna("").astype(object)
+    return frame
+
+
+def _where(frame: pd.DataFrame, i: int) -> str:
+    return f"{frame['_file'].iloc[i]}:{frame['_row'].iloc[i]}"
+
+
+def _problem(frame: pd.DataFrame, i: int, column: str | None, message: str,
+             severity: str = "error") -> Problem:
+    return Problem(str(frame["_file"].iloc[i]), int(frame["_row"].iloc[i]), column, message,
+                   severity)  # type: ignore[arg-type]
+
+
+def _duplicate_ids(frame: pd.DataFrame, header: str) -> list[Problem]:
+    ids = frame["id"]
+    dup = ids.duplicated(keep="first") & (ids != "")
+    first = {v: i for i, v in reversed(list(enumerate(ids)))}
+    return [_problem(frame, i, header,
+                     f"id duplicato {ids.iloc[i]!r} (già usato in {_where(frame, first[ids.iloc[i]])})")
+            for i in np.flatnonzero(dup.to_numpy())]
+
+
+def _references(frames: dict[str, pd.DataFrame], headers: dict[str, dict[str, str]]
+                ) -> list[Problem]:
+    known = set(frames["actors"]["id"])
+    out = []
+    rel = frames["relations"]
+    for name in ("source", "target"):
+        bad = ~rel[name].isin(known) & (rel[name] != "")
+        header = headers["relations"].get(name, name)
+        out += [_problem(rel, i, header, f"attore sconosciuto {rel[name].iloc[i]!r}: "
+                         f"nessun attore ha questo id")
+                for i in np.flatnonzero(bad.to_numpy())]
+    self_tie = (rel["source"] == rel["target"]) & (rel["source"] != "")
+    out += [_problem(rel, i, headers["relations"].get("target", "target"),
+                     f"relazione di un attore con se stesso ({rel['source'].iloc[i]!r})")
+            for i in np.flatnonzero(self_tie.to_numpy())]
+    opp = frames["opportunities"]
+    bad = ~opp["actor_id"].isin(known) & (opp["actor_id"] != "")
+    header = headers["opportunities"].get("actor_id", "actor_id")
+    out += [_problem(opp, i, header, f"attore sconosciuto {opp['actor_id'].iloc[i]!r}: "
+                     "nessun attore ha questo id")
+            for i in np.flatnonzero(bad.to_numpy())]
+    return out
+
+
+def _public(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=list(POSITION_COLUMNS)).reset_index(drop=True)
+
+
+def _territory_lookup(territories: gpd.GeoDataFrame) -> dict[str, str]:
+    lookup: dict[str, str] = {}
+    for row in territories.itertuples():
+        for label in (row.slug, row.name, row.province_short):
+            lookup[normalize_header(str(label))] = str(row.slug)
+    return lookup
+
+
+def _place_actors(actors: pd.DataFrame, territories: gpd.GeoDataFrame,
+                  ambiti: gpd.GeoDataFrame, headers: dict[str, str],
+                  unparsed: set[tuple[str, int | None]]
+                  ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Assign territory and ISTAT comune, geocode by comune, check coordinates.
+
+    Rows listed in ``unparsed`` (file, row) already have a coordinate error and
+    are neither checked again nor geocoded.
+    """
+    problems: list[Problem] = []
+    h = {c: headers.get(c, c) for c in ("territory", "comune", "lat", "lon")}
+    slugs = list(territories["slug"])
+    prov_of_slug = dict(zip(territories["slug"], territories["province_code"], strict=True))
+    slug_of_prov = {v: k for k, v in prov_of_slug.items()}
+    lookup = _territory_lookup(territories)
+    n = len(actors)
+    territory = np.array([""] * n, dtype=object)
+    for i, (given, file) in enumerate(zip(actors["territory"].astype(str), actors["_file"],
+                                          strict=True)):
+        if given:
+            slug = lookup.get(normalize_header(given))
+            if slug is None:
+                problems.append(_problem(actors, i, h["territory"],
+                                         f"territorio sconosciuto {given!r}: "
+                                         f"{suggest(given, slugs)}"))
+            else:
+                territory[i] = slug
+        else:
+            folder = Path(str(file).split("[", 1)[0]).parent.name
+            territory[i] = folder if folder in prov_of_slug else ""
+    project = tuple(int(c) for c in territories["province_code"])
+    codes = np.full(n, -1, dtype=np.int64)
+    cache: dict[tuple[str, str], geo.ComuneMatch] = {}
+    comune_values = actors["comune"].astype(str).to_numpy()
+    for i in range(n):
+        name = comune_values[i]
+        if not name:
+            continue
+        key = (name, territory[i])
+        if key not in cache:
+            own = (int(prov_of_slug[territory[i]]),) if territory[i] else ()
+            cache[key] = geo.match_comune(name, provinces=own, project_provinces=project)
+        match = cache[key]
+        if match.code is None:
+            if match.ambiguous:
+                msg = (f"comune ambiguo {name!r}: " + ", ".join(match.candidates)
+                       + "; indicare il territorio o il codice ISTAT")
+            else:
+                near = ", ".join(match.candidates) if match.candidates else "nessuno"
+                msg = f"comune sconosciuto {name!r}; i più simili: {near}"
+            problems.append(_problem(actors, i, h["comune"], msg))
+            continue
+        codes[i] = match.code
+        prov = int(geo.comuni().at[match.code, "province_code"])
+        if not territory[i]:
+            if prov in slug_of_prov:
+                territory[i] = slug_of_prov[prov]
+            else:
+                problems.append(_problem(actors, i, h["comune"],
+                                         f"il comune {name!r} non è in nessun territorio del "
+                                         "progetto: indicare il territorio"))
+        elif prov != prov_of_slug[territory[i]]:
+            problems.append(_problem(
+                actors, i, h["comune"],
+                f"il comune {geo.comuni().at[match.code, 'name']} "
+                f"({geo.comuni().at[match.code, 'province_short']}) non è nel territorio "
+                f"{territory[i]}", "warning"))
+    lat = actors["lat"].to_numpy(dtype=float, copy=True)
+    lon = actors["lon"].to_numpy(dtype=float, copy=True)
+    skip = np.array([(f, int(r)) in unparsed for f, r in zip(actors["_file"], actors["_row"],
+                                                             strict=True)], dtype=bool)
+    problems += _check_coordinates(actors, lat, lon, codes, territory, prov_of_slug, h, skip)
+    geocoded = actors["geocoded"].astype(str).to_numpy(dtype=object)
+    missing = np.isnan(lat) & np.isnan(lon) & (codes >= 0) & ~skip
+    if missing.any():
+        wanted = pd.unique(codes[missing])
+        points = geo.comuni_geometry(wanted).geometry.representative_point()
+        px = dict(zip(points.index, points.x, strict=True))
+        py = dict(zip(points.index, points.y, strict=True))
+        lon[missing] = [round(px[c], 6) for c in codes[missing]]
+        lat[missing] = [round(py[c], 6) for c in codes[missing]]
+        geocoded[missing] = "comune"
+    out = _public(actors)
+    out["lat"] = lat
+    out["lon"] = lon
+    out["territory"] = territory
+    out["geocoded"] = geocoded
+    out.insert(3, "group", out["kind"].map(KIND_TO_GROUP).astype(object))
+    out.insert(5, "comune_code", pd.array(np.where(codes >= 0, codes, 0), dtype="Int64"))
+    out.loc[codes < 0, "comune_code"] = pd.NA
+    out.insert(6, "ambito", _ambito_of(codes, ambiti))
+    gdf = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    return gdf, problems
+
+
+def _ambito_of(codes: np.ndarray, ambiti: gpd.GeoDataFrame) -> np.ndarray:
+    member: dict[int, str] = {}
+    for row in ambiti.itertuples():
+        for code in row.comune_codes:
+            member.setdefault(int(code), str(row.id))
+    return np.array([member.get(int(c), "") for c in codes], dtype=object)
+
+
+def _check_coordinates(actors: pd.DataFrame, lat: np.ndarray, lon: np.ndarray,
+                       codes: np.ndarray, territory: np.ndarray,
+                       prov_of_slug: dict[str, int], h: dict[str, str],
+                       skip: np.ndarray) -> list[Problem]:
+    problems = []
+    one = (np.isnan(lat) ^ np.isnan(lon)) & ~skip
+    for i in np.flatnonzero(one):
+        col = h["lat"] if np.isnan(lat[i]) else h["lon"]
+        problems.append(_problem(actors, i, col,
+                                 "indicare sia la latitudine sia la longitudine (o nessuna)"))
+    has = ~np.isnan(lat) & ~np.isnan(lon)
+    bad_range = has & ((np.abs(lat) > 90) | (np.abs(lon) > 180))
+    for i in np.flatnonzero(bad_range):
+        problems.append(_problem(actors, i, h["lat"],
+                                 f"coordinate fuori scala: latitudine {lat[i]}, longitudine {lon[i]}"))
+    check = has & ~bad_range
+    if not check.any():
+        return problems
+    idx = np.flatnonzero(check)
+    where = _locate(lon[idx], lat[idx])
+    swapped = _locate(lat[idx], lon[idx])
+    comuni = geo.comuni()
+    for k, i in enumerate(idx):
+        expected_prov = prov_of_slug.get(str(territory[i])) if territory[i] else None
+        found = where[k]
+        if codes[i] >= 0 and found == codes[i]:
+            continue
+        found_prov = int(comuni.at[found, "province_code"]) if found >= 0 else None
+        alt = swapped[k]
+        alt_ok = alt >= 0 and (alt == codes[i] or (
+            expected_prov is not None and int(comuni.at[alt, "province_code"]) == expected_prov))
+        if alt_ok and (found < 0 or found_prov != expected_prov):
+            problems.append(_problem(actors, i, h["lat"],
+                                     f"latitudine e longitudine sembrano invertite "
+                                     f"({lat[i]}, {lon[i]})"))
+        elif expected_prov is not None and found_prov == expected_prov:
+            if codes[i] >= 0:
+                problems.append(_problem(
+                    actors, i, h["lat"],
+                    f"le coordinate cadono nel comune di {comuni.at[found, 'name']}, "
+                    f"non in quello di {comuni.at[codes[i], 'name']}", "warning"))
+        elif expected_prov is not None or codes[i] >= 0:
+            place = (f"nel comune di {comuni.at[found, 'name']} ({comuni.at[found, 'province_short']})"
+                     if found >= 0 else "fuori dall'Italia")
+            problems.append(_problem(actors, i, h["lat"],
+                                     f"coordinate fuori dal territorio {territory[i]}: "
+                                     f"il punto ({lat[i]}, {lon[i]}) è {place}"))
+    return problems
+
+
+def _locate(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """ISTAT code of the comune containing each point, -1 when none."""
+    polygons = geo.comuni_geometry()
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
+    joined = gpd.sjoin(points, polygons[["geometry"]], how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    right = joined["index_right"] if "index_right" in joined else joined.iloc[:, -1]
+    return right.fillna(-1).astype(np.int64).reindex(range(len(x)), fill_value=-1).to_numpy()
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def _for_output(m: OpportunityMap) -> dict[str, pd.DataFrame]:
+    """The three tables as text, canonical columns first, extras after, no derived columns."""
+    actors = pd.DataFrame(m.actors.drop(columns=["geometry", "group", "comune_code", "ambito"],
+                                        errors="ignore"))
+    tables = {"actors": actors, "opportunities": m.opportunities, "relations": m.relations}
+    return {name: frame.map(_text) if len(frame) else frame.astype(str)
+            for name, frame in tables.items()}
+
+
+def _text(value: object) -> str:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, float | np.floating):
+        return "" if np.isnan(value) else repr(float(value))
+    return str(value)
+
+
+def _territories_table(m: OpportunityMap) -> pd.DataFrame:
+    return pd.DataFrame(m.territories[["slug", "name", "province_code", "province_short"]])
+
+
+def _ambiti_table(m: OpportunityMap) -> pd.DataFrame:
+    table = pd.DataFrame(m.ambiti[["id", "name", "territory"]])
+    table["comune_codes"] = [" ".join(str(c) for c in codes) for codes in m.ambiti["comune_codes"]]
+    return table
+
+
+def save(m: OpportunityMap, path: PathLike, *, driver: str | None = None) -> Path:
+    """Write a map so that :func:`load` reads it back unchanged.
+
+    Parameters
+    ----------
+    m : OpportunityMap
+        The map.
+    path : path-like
+        A folder (CSV: ``actors.csv``, ``opportunities.csv``, ``relations.csv``,
+        ``territories.csv`` and ``ambiti.csv``), a ``.xlsx`` workbook (one sheet per
+        table) or a ``.gpkg`` GeoPackage (layers ``actors`` points,
+        ``opportunities``, ``relations`` as lines between the two actors,
+        ``territories`` and ``ambiti`` polygons), which GDAL/QGIS open.
+    driver : {"csv", "xlsx", "gpkg"}, optional
+        Format; by default from the extension of ``path`` (none = CSV folder).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        If ``driver`` is unknown.
+
+    Notes
+    -----
+    Every file is written to a temporary name and renamed when complete, so a
+    failure never leaves a half-written output. Dates are ISO ``YYYY-MM-DD``;
+    coordinates keep full precision; extra columns are kept.
+    """
+    path = Path(path)
+    kind = driver or {".xlsx": "xlsx", ".gpkg": "gpkg"}.get(path.suffix.lower(), "csv")
+    tables = _for_output(m)
+    if kind == "csv":
+        path.mkdir(parents=True, exist_ok=True)
+        outputs = {**tables, "territories": _territories_table(m), "ambiti": _ambiti_table(m)}
+        for name, frame in outputs.items():
+            if name == "ambiti" and frame.empty:
+                continue
+            with atomic_path(path / f"{name}.csv") as tmp:
+                frame.to_csv(tmp, index=False, encoding="utf-8")
+    elif kind == "xlsx":
+        with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            for name, frame in tables.items():
+                frame.to_excel(writer, sheet_name=name, index=False)
+            _territories_table(m).to_excel(writer, sheet_name="territories", index=False)
+            if len(m.ambiti):
+                _ambiti_table(m).to_excel(writer, sheet_name="ambiti", index=False)
+    elif kind == "gpkg":
+        _save_geopackage(m, tables, path)
+    else:
+        msg = f"driver={driver!r} is not one of 'csv', 'xlsx', 'gpkg'"
+        raise ValueError(msg)
+    log.info("saved map to %s", path)
+    return path
+
+
+def _save_geopackage(m: OpportunityMap, tables: dict[str, pd.DataFrame], path: Path) -> None:
+    import pyogrio
+    from shapely.geometry import LineString
+
+    actors = gpd.GeoDataFrame(tables["actors"], geometry=m.actors.geometry.values,
+                              crs="EPSG:4326")
+    for name in ("group", "comune_code", "ambito"):
+        actors[name] = m.actors[name].map(_text).to_numpy()
+    position = {a: (x, y) for a, x, y in zip(m.actors["id"], m.actors.geometry.x,
+                                               m.actors.geometry.y, strict=True)}
+    lines = [LineString([position[s], position[t]]) if s in position and t in position else None
+             for s, t in zip(m.relations["source"], m.relations["target"], strict=True)]
+    relations = gpd.GeoDataFrame(tables["relations"], geometry=lines, crs="EPSG:4326")
+    territories = gpd.GeoDataFrame(_territories_table(m).astype({"province_code": str}),
+                                   geometry=m.territories.geometry.values, crs="EPSG:4326")
+    with atomic_path(path) as tmp:
+        tmp.unlink()
+        pyogrio.write_dataframe(actors, tmp, layer="actors", driver="GPKG")
+        pyogrio.write_dataframe(tables["opportunities"], tmp, layer="opportunities",
+                                driver="GPKG", append=True)
+        pyogrio.write_dataframe(relations, tmp, layer="relations", driver="GPKG", append=True)
+        pyogrio.write_dataframe(territories, tmp, layer="territories", driver="GPKG",
+                                append=True)
+        if len(m.ambiti):
+            ambiti = gpd.GeoDataFrame(_ambiti_table(m), geometry=m.ambiti.geometry.values,
+                                      crs="EPSG:4326")
+            pyogrio.write_dataframe(ambiti, tmp, layer="ambiti", driver="GPKG", append=True)
