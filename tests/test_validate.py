@@ -166,7 +166,8 @@ def test_codice_fiscale_rejected_in_any_column(tmp_path: Path, value: str) -> No
 
 
 def test_codice_fiscale_in_extra_column_and_relations(tmp_path: Path) -> None:
-    relations = RELATIONS_CSV.replace("invio,2,2026-07-01,,", "invio,2,2026-07-01,,RSSMRA80A01H501U")
+    relations = RELATIONS_CSV.replace("invio,2,2026-07-01,,",
+                                      "invio,2,2026-07-01,,RSSMRA80A01H501U")
     assert _one(_problems(tmp_path, relations=relations), "codice fiscale").column == "note"
 
 

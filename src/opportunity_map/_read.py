@@ -72,7 +72,7 @@ def cell_text(value: object) -> str:
     if isinstance(value, float | np.floating):
         if np.isnan(value):
             return ""
-        if float(value).is_integer() and abs(value) < 1e15:
+        if float(value).is_integer() and abs(float(value)) < 1e15:
             return str(int(value))
         return repr(float(value))
     if isinstance(value, int | np.integer):
@@ -176,9 +176,7 @@ def read_csv_text(text: str, where: str) -> tuple[pd.DataFrame | None, np.ndarra
     try:
         frame = pd.read_csv(io.StringIO(text), engine="c", **options)
     except pd.errors.ParserError:
-        bad: list[list[str]] = []
-        frame = pd.read_csv(io.StringIO(text), engine="python",
-                            on_bad_lines=lambda line: bad.append(line) and None, **options)
+        frame = pd.read_csv(io.StringIO(text), engine="python", on_bad_lines="skip", **options)
         problems += _locate_bad_lines(text, sep, len(frame.columns))
     except pd.errors.EmptyDataError:
         return None, np.array([], dtype=int), [Problem(where, None, None, "il file è vuoto")]
@@ -236,7 +234,8 @@ def _read_workbook(path: Path, folder: str | None) -> tuple[list[RawTable], list
         wb = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         return [], [Problem(where, None, None,
-                            f"il file non è una cartella di lavoro Excel valida ({type(exc).__name__})")]
+                            "il file non è una cartella di lavoro Excel valida "
+                            f"({type(exc).__name__})")]
     try:
         by_name = {name: _which_table(name) for name in wb.sheetnames}
         wanted = {name: t for name, t in by_name.items() if t is not None}

@@ -102,7 +102,13 @@ def _provinces_geometry() -> gpd.GeoSeries:
 
 
 def slugify(text: str) -> str:
-    """Lower-case ASCII slug with hyphens: ``"Monza e della Brianza"`` -> ``"monza-e-della-brianza"``."""
+    """Lower-case ASCII slug with hyphens.
+
+    Examples
+    --------
+    >>> slugify("Monza e della Brianza")
+    'monza-e-della-brianza'
+    """
     decomposed = unicodedata.normalize("NFKD", text)
     ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
@@ -365,7 +371,8 @@ def load_ambiti(path: str | Path, territories: gpd.GeoDataFrame) -> gpd.GeoDataF
                      "geometry": unary_union(list(comuni_geometry(codes).geometry))})
     dup = table["id"].duplicated()
     for i in table.index[dup]:
-        problems.append(Problem(where, int(i) + 2, "id", f"ambito duplicato: {table.at[i, 'id']!r}"))
+        problems.append(Problem(where, int(i) + 2, "id",
+                                f"ambito duplicato: {table.at[i, 'id']!r}"))
     if problems:
         raise DataError(problems)
     if not rows:

@@ -211,7 +211,7 @@ def _where(frame: pd.DataFrame, i: int) -> str:
     return f"{frame['_file'].iloc[i]}:{frame['_row'].iloc[i]}"
 
 
-def _problem(frame: pd.DataFrame, i: int, column: str | None, message: str,
+def _problem(frame: pd.DataFrame, i: int | np.integer, column: str | None, message: str,
              severity: str = "error") -> Problem:
     return Problem(str(frame["_file"].iloc[i]), int(frame["_row"].iloc[i]), column, message,
                    severity)  # type: ignore[arg-type]
@@ -221,8 +221,8 @@ def _duplicate_ids(frame: pd.DataFrame, header: str) -> list[Problem]:
     ids = frame["id"]
     dup = ids.duplicated(keep="first") & (ids != "")
     first = {v: i for i, v in reversed(list(enumerate(ids)))}
-    return [_problem(frame, i, header,
-                     f"id duplicato {ids.iloc[i]!r} (già usato in {_where(frame, first[ids.iloc[i]])})")
+    return [_problem(frame, i, header, f"id duplicato {ids.iloc[i]!r} "
+                     f"(già usato in {_where(frame, first[ids.iloc[i]])})")
             for i in np.flatnonzero(dup.to_numpy())]
 
 
@@ -378,8 +378,8 @@ def _check_coordinates(actors: pd.DataFrame, lat: np.ndarray, lon: np.ndarray,
     has = ~np.isnan(lat) & ~np.isnan(lon)
     bad_range = has & ((np.abs(lat) > 90) | (np.abs(lon) > 180))
     for i in np.flatnonzero(bad_range):
-        problems.append(_problem(actors, i, h["lat"],
-                                 f"coordinate fuori scala: latitudine {lat[i]}, longitudine {lon[i]}"))
+        problems.append(_problem(actors, i, h["lat"], "coordinate fuori scala: "
+                                 f"latitudine {lat[i]}, longitudine {lon[i]}"))
     check = has & ~bad_range
     if not check.any():
         return problems
@@ -407,7 +407,8 @@ def _check_coordinates(actors: pd.DataFrame, lat: np.ndarray, lon: np.ndarray,
                     f"le coordinate cadono nel comune di {comuni.at[found, 'name']}, "
                     f"non in quello di {comuni.at[codes[i], 'name']}", "warning"))
         elif expected_prov is not None or codes[i] >= 0:
-            place = (f"nel comune di {comuni.at[found, 'name']} ({comuni.at[found, 'province_short']})"
+            place = (f"nel comune di {comuni.at[found, 'name']} "
+                     f"({comuni.at[found, 'province_short']})"
                      if found >= 0 else "fuori dall'Italia")
             problems.append(_problem(actors, i, h["lat"],
                                      f"coordinate fuori dal territorio {territory[i]}: "

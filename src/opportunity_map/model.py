@@ -207,7 +207,7 @@ def _plain(value: object) -> object:
     if hasattr(value, "item"):
         return value.item()
     try:
-        if pd.isna(value):  # type: ignore[call-overload]
+        if pd.isna(value):
             return None
     except (TypeError, ValueError):
         pass

@@ -1,0 +1,104 @@
+"""Territories, comuni matching and offline geocoding against the ISTAT boundaries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import TERRITORIES
+from shapely.geometry import Point
+
+from opportunity_map import DataError
+from opportunity_map import geography as geo
+
+
+@pytest.mark.parametrize(("typed", "official"), [
+    ("S. Omobono Terme", "Sant'Omobono Terme"),
+    ("sant omobono terme", "Sant'Omobono Terme"),
+    ("CANTU'", "Cantù"),
+    ("cantu", "Cantù"),
+    ("San Giovanni Bianco", "S. Giovanni Bianco"),
+    ("Ponte S.Pietro", "Ponte San Pietro"),
+    ("Bascapè", "Bascape"),
+])
+def test_comune_key_forgiving(typed: str, official: str) -> None:
+    assert geo.comune_key(typed) == geo.comune_key(official)
+
+
+def test_comune_key_keeps_different_names_apart() -> None:
+    assert geo.comune_key("Castro") != geo.comune_key("Castrezzato")
+
+
+def test_match_within_territory_first() -> None:
+    lombardy = (16, 17, 13, 19, 97, 98, 20, 15, 108, 14, 12)
+    assert geo.match_comune("Castro", provinces=(16,), project_provinces=lombardy).code == 16065
+    assert geo.match_comune("Castro", provinces=(75,)).code == 75096
+    ambiguous = geo.match_comune("Castro")
+    assert ambiguous.code is None and ambiguous.ambiguous
+    assert set(ambiguous.candidates) == {"Castro (BG)", "Castro (LE)"}
+
+
+def test_match_istat_code_and_unknown() -> None:
+    assert geo.match_comune("16024").code == 16024
+    unknown = geo.match_comune("Bergamoo", provinces=(16,))
+    assert unknown.code is None and not unknown.ambiguous
+    assert unknown.candidates[0] == "Bergamo (BG)"
+
+
+def test_outside_flag() -> None:
+    m = geo.match_comune("Cantù", provinces=(16,), project_provinces=(16, 13))
+    assert m.code == 13041 and m.outside
+
+
+def test_load_territories_from_csv() -> None:
+    t = geo.load_territories(TERRITORIES)
+    assert len(t) == 11
+    assert t.crs.to_epsg() == 4326
+    bergamo = t.set_index("slug").loc["bergamo"]
+    assert bergamo["province_short"] == "BG"
+    assert bergamo.geometry.contains(Point(9.67, 45.69))
+    assert not bergamo.geometry.contains(Point(9.19, 45.46))  # Milano
+
+
+def test_load_territories_errors(tmp_path: Path) -> None:
+    path = tmp_path / "territories.csv"
+    path.write_text("slug,name,province_code\nx,X,999\nx,Y,16\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        geo.load_territories(path)
+    messages = [str(p) for p in info.value.problems]
+    assert any(":2: province_code:" in m and "999" in m for m in messages)
+    assert any(":3: slug:" in m and "duplicato" in m for m in messages)
+
+
+def test_all_provinces_without_file() -> None:
+    t = geo.load_territories(None)
+    assert len(t) == 107
+    assert "monza-e-della-brianza" in set(t["slug"])
+
+
+def test_ambiti_union_of_comuni(tmp_path: Path) -> None:
+    t = geo.load_territories(TERRITORIES)
+    path = tmp_path / "ambiti.csv"
+    path.write_text("id,name,territory,comune_codes\na,Ambito,bergamo,16024;16113\n"
+                    "b,Sbagliato,bergamo,15146 99999\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        geo.load_ambiti(path, t)
+    messages = " ".join(str(p) for p in info.value.problems)
+    assert "Milano (MI) non è nel territorio bergamo" in messages
+    assert "'99999'" in messages
+    path.write_text("id,name,territory,comune_codes\na,Ambito,bergamo,16024;16113\n",
+                    encoding="utf-8")
+    ambiti = geo.load_ambiti(path, t)
+    union = ambiti.to_crs(32632).geometry.iloc[0]
+    parts = geo.comuni_geometry([16024, 16113]).to_crs(32632)
+    assert union.area == pytest.approx(parts.geometry.area.sum(), rel=1e-6)
+
+
+def test_geocoded_point_inside_its_comune(small_map_dir: Path) -> None:
+    import opportunity_map as om
+
+    m = om.load(small_map_dir)
+    polygons = geo.comuni_geometry(m.actors["comune_code"].astype(int))
+    for row in m.actors.itertuples():
+        if row.geocoded == "comune":
+            assert polygons.loc[row.comune_code].geometry.contains(row.geometry)
