@@ -14,17 +14,26 @@ Examples
 import logging
 
 from ._errors import DataError, OpportunityMapError, Problem
+from .evaluation import Evaluation, evaluate
 from .io import load, save, validate
+from .metrics import actor_stats, block_density, network_stats
 from .model import OpportunityMap
+from .report import write_evaluation
 
 __all__ = [
     "DataError",
+    "Evaluation",
     "OpportunityMap",
     "OpportunityMapError",
     "Problem",
+    "actor_stats",
+    "block_density",
+    "evaluate",
     "load",
+    "network_stats",
     "save",
     "validate",
+    "write_evaluation",
 ]
 __version__ = "0.1.0"
 

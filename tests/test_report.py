@@ -1,0 +1,141 @@
+"""Tests of opportunity_map.report: files, formats, self-containment and escaping."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import math
+import re
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from _factories import make_map, random_map
+
+from opportunity_map import report
+from opportunity_map.evaluation import TABLE_COLUMNS, Evaluation, evaluate
+from opportunity_map.report import write_evaluation
+
+BASE = "2026-03-31"
+AT = "2027-03-31"
+EVIL = "<script>alert('x')</script> & $x^2$"
+
+
+@pytest.fixture(scope="module")
+def evaluation() -> Evaluation:
+    return evaluate(random_map(4, n=60, r=200), baseline=BASE, at=AT, n_boot=50, seed=1)
+
+
+@pytest.fixture(scope="module")
+def written(evaluation: Evaluation, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_evaluation(evaluation, tmp_path_factory.mktemp("out") / "nested" / "dir")
+
+
+def test_files_exist_and_nothing_else(written: dict[str, Path]) -> None:
+    assert set(written) == {"csv", "xlsx", "html"}
+    for kind, path in written.items():
+        assert path.name == f"evaluation.{kind}" and path.stat().st_size > 0
+    folder = written["csv"].parent
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "evaluation.csv", "evaluation.html", "evaluation.xlsx",
+    ]
+
+
+def test_csv_columns_in_order_and_values(written: dict[str, Path],
+                                         evaluation: Evaluation) -> None:
+    with written["csv"].open(encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle))
+    assert header[: len(TABLE_COLUMNS)] == list(TABLE_COLUMNS)
+    assert header[len(TABLE_COLUMNS)] == "note"
+    back = pd.read_csv(written["csv"], encoding="utf-8")
+    assert back["territory"].tolist() == evaluation.table["territory"].tolist()
+    # densities unrounded: the CSV round-trips the floats exactly
+    pd.testing.assert_series_equal(back["density_baseline"],
+                                   evaluation.table["density_baseline"])
+
+
+def test_xlsx_sheets(written: dict[str, Path], evaluation: Evaluation) -> None:
+    book = openpyxl.load_workbook(written["xlsx"], read_only=True)
+    assert book.sheetnames == ["valutazione", "matrici_blocchi", "blocchi",
+                               "serie_semestrale", "parametri", "legenda"]
+    header = [c.value for c in next(book["valutazione"].iter_rows(max_row=1))]
+    assert header == list(evaluation.table.columns)
+    matrices = [row for row in book["matrici_blocchi"].iter_rows(values_only=True)]
+    flat = {v for row in matrices for v in row if isinstance(v, str)}
+    assert {"Bergamo", "Lombardia", "Collocamento Mirato", "Baseline"} <= flat
+    series = pd.read_excel(written["xlsx"], sheet_name="serie_semestrale")
+    assert len(series) == len(evaluation.series)
+    params = pd.read_excel(written["xlsx"], sheet_name="parametri")
+    assert "seed" in params["parametro"].tolist()
+
+
+def test_html_self_contained_with_images(written: dict[str, Path]) -> None:
+    text = written["html"].read_text(encoding="utf-8")
+    assert '<html lang="it">' in text
+    assert not re.search(r"(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", text, re.I)
+    assert "http://" not in text and "https://" not in text
+    assert "<script" not in text.lower() and "<link" not in text.lower()
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    assert len(images) >= 3
+    for data in images:
+        assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n")
+    assert "Nota sul metodo" in text and "panel" in text and "Snijders" in text
+
+
+def _evil_map():
+    actors = [{"id": f"a{i}", "territory": "evil"} for i in range(5)]
+    rels = [{"source": "a0", "target": "a1"}, {"source": "a1", "target": "a2"},
+            {"source": "a3", "target": "a4", "since": "2026-06-01"}]
+    return make_map(actors, rels, territories=[("evil", EVIL), ("bergamo", "Bergamo")])
+
+
+def test_html_escapes_data(tmp_path: Path) -> None:
+    ev = evaluate(_evil_map(), baseline=BASE, at=AT, n_boot=30, seed=0)
+    text = write_evaluation(ev, tmp_path)["html"].read_text(encoding="utf-8")
+    assert "<script>" not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; $x^2$" in text
+
+
+def test_degenerate_and_no_bootstrap_render(tmp_path: Path) -> None:
+    ev = evaluate(make_map([]), baseline=BASE, at=AT, n_boot=0)
+    paths = write_evaluation(ev, tmp_path)
+    text = paths["html"].read_text(encoding="utf-8")
+    assert "Non valutabile" in text
+    back = pd.read_csv(paths["csv"])
+    assert back["verdict"].eq("not_evaluable").all()
+    # infinite upper bounds are written as text in Excel, never as a corrupt number
+    inf_ev = evaluate(_evil_map(), baseline=BASE, at=AT, n_boot=200, seed=0,
+                      territories=["evil"])
+    assert math.isinf(inf_ev.table["ci_high_pct"].iloc[0])
+    paths = write_evaluation(inf_ev, tmp_path / "inf")
+    sheet = openpyxl.load_workbook(paths["xlsx"])["valutazione"]
+    header = [c.value for c in sheet[1]]
+    assert sheet.cell(2, header.index("ci_high_pct") + 1).value == "inf"
+    assert "+∞" in paths["html"].read_text(encoding="utf-8")
+
+
+def test_atomic_write_leaves_old_files_on_failure(tmp_path: Path, evaluation: Evaluation,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = write_evaluation(evaluation, tmp_path)
+    before = {k: p.read_bytes() for k, p in paths.items()}
+
+    def boom(_: Evaluation) -> str:
+        raise RuntimeError("rendering failed")
+
+    monkeypatch.setattr(report, "render_html", boom)
+    with pytest.raises(RuntimeError):
+        write_evaluation(evaluation, tmp_path)
+    assert {k: p.read_bytes() for k, p in paths.items()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
+
+
+def test_atomic_write_cleans_temporary_file(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report.os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        report._write_atomic(tmp_path / "evaluation.csv", b"x")
+    assert list(tmp_path.iterdir()) == []
