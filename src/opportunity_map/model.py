@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from ._errors import Problem
@@ -186,13 +187,17 @@ def collapse_relations(relations: pd.DataFrame, nodes: set[str] | None = None) -
     })
     if frame.empty:
         return pd.DataFrame({c: [] for c in cols})
-    grouped = frame.groupby(["source", "target"], sort=True)
-    out = grouped.agg(
-        level=("level", "max"),
-        kinds=("kind", lambda s: tuple(sorted(set(s)))),
-        n_relations=("kind", "size"),
-        since=("since", lambda s: pd.NaT if s.isna().any() else s.min()),
-    ).reset_index()
+    keys = ["source", "target"]
+    frame["open"] = frame["since"].isna()
+    grouped = frame.groupby(keys, sort=True)
+    out = grouped.agg(level=("level", "max"), n_relations=("kind", "size"),
+                      since=("since", "min"), open=("open", "max"))
+    out.loc[out["open"].to_numpy(dtype=bool), "since"] = pd.NaT
+    distinct = frame[[*keys, "kind"]].drop_duplicates().sort_values([*keys, "kind"])
+    starts = np.flatnonzero(~distinct.duplicated(subset=keys).to_numpy())
+    kinds = np.split(distinct["kind"].to_numpy(dtype=object), starts[1:])
+    out["kinds"] = [tuple(k) for k in kinds]
+    out = out.reset_index()
     return out[cols]
 
 
