@@ -147,7 +147,9 @@ _MAX_ZOOM = 18
 _DENSITY_NOTE = (
     "Densità = legami esistenti / coppie possibili di organizzazioni. Quando la rete "
     "cresce la densità tende a calare: la variazione rispetto alla baseline è calcolata "
-    "sulle stesse organizzazioni presenti alle due date."
+    "sulle stesse organizzazioni presenti alle due date. I colori usano la stima "
+    "puntuale: l'esito rispetto all'obiettivo, con l'intervallo di confidenza, è nel "
+    "rapporto di valutazione (evaluation.html)."
 )
 
 
@@ -696,7 +698,7 @@ _CHANGE_CLASSES: tuple[tuple[float, str, str], ...] = (
     (-math.inf, "#d7301f", "densità in calo"),
     (0.0, "#fdae61", "da 0 a +15%"),
     (15.0, "#a6d96a", "da +15% a +30%"),
-    (TARGET_PCT, "#1a9641", "+30% o più (obiettivo raggiunto)"),
+    (TARGET_PCT, "#1a9641", "+30% o più (stima puntuale)"),
 )
 _DENSITY_CLASSES: tuple[tuple[float, str, str], ...] = (
     (-math.inf, "#eff3ff", "meno di 0,02"),
