@@ -71,3 +71,31 @@ def test_export_command(small_map_dir: Path, tmp_path: Path, name: str) -> None:
     out = tmp_path / name
     assert main(["export", str(small_map_dir), "--out", str(out)]) == 0
     assert main(["validate", str(out)]) == 0
+
+
+def test_italian_usage_errors_for_options(small_map_dir: Path, tmp_path: Path) -> None:
+    out = str(tmp_path / "o")
+    proc = _run("evaluate", str(small_map_dir), "--baseline", "2027-01-01", "--at",
+                "2026-01-01", "--out", out)
+    assert proc.returncode == 2
+    assert "deve essere successiva alla baseline" in proc.stderr
+    proc = _run("render", str(small_map_dir), "--territory", "atlantide", "--out", out)
+    assert proc.returncode == 2
+    assert "territorio sconosciuto 'atlantide'" in proc.stderr and "bergamo" in proc.stderr
+    proc = _run("evaluate", str(small_map_dir), "--baseline", "2026-01-01", "--at",
+                "2027-01-01", "--bootstrap", "-5", "--out", out)
+    assert proc.returncode == 2 and "repliche" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_evaluate_and_render_commands(small_map_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    assert main(["evaluate", str(small_map_dir), "--baseline", "2026-06-30", "--at",
+                 "2027-06-30", "--bootstrap", "50", "--seed", "3", "--target", "25",
+                 "--out", str(out)]) == 0
+    table = (out / "evaluation.csv").read_text(encoding="utf-8").splitlines()
+    assert table[0].startswith("territory,n_panel,n_entrants,n_exits,ties_baseline")
+    assert any(line.startswith("bergamo,") and ",25.0," in line for line in table)
+    assert main(["render", str(small_map_dir), "--territory", "bergamo", "--as-of",
+                 "2027-06-30", "--baseline", "2026-06-30", "--out", str(out)]) == 0
+    assert (out / "bergamo.html").is_file() and (out / "index.html").is_file()

@@ -76,6 +76,17 @@ def _percent(text: str) -> float:
         raise argparse.ArgumentTypeError(msg) from None
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        msg = f"numero di repliche non valido {text!r} (intero >= 0)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _print_problems(problems: Sequence[Problem]) -> tuple[int, int]:
     if problems:
         print(format_problems(problems))
@@ -132,6 +143,25 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _UsageError(Exception):
+    """A problem with the command's options, explained in Italian (exit status 2)."""
+
+
+def _check_dates(baseline: str | None, at: str | None) -> None:
+    from ._time import to_timestamp
+
+    if baseline and at and to_timestamp(baseline) >= to_timestamp(at):
+        msg = f"la data --at ({at}) deve essere successiva alla baseline ({baseline})"
+        raise _UsageError(msg)
+
+
+def _check_territory(m: OpportunityMap, territory: str | None) -> None:
+    if territory is not None and territory not in m.territory_slugs:
+        msg = (f"territorio sconosciuto {territory!r}: territori della mappa: "
+               + ", ".join(m.territory_slugs))
+        raise _UsageError(msg)
+
+
 def _evaluate(m: OpportunityMap, args: argparse.Namespace, out: Path) -> dict[str, Path]:
     from .evaluation import evaluate
     from .report import write_evaluation
@@ -142,6 +172,7 @@ def _evaluate(m: OpportunityMap, args: argparse.Namespace, out: Path) -> dict[st
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    _check_dates(args.baseline, args.at)
     m = _load(args)
     paths = _evaluate(m, args, Path(args.out))
     for path in paths.values():
@@ -152,7 +183,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_render(args: argparse.Namespace) -> int:
     from .maps import save_maps
 
+    _check_dates(args.baseline, args.as_of or dt.date.today().isoformat())
     m = _load(args)
+    _check_territory(m, args.territory)
     territories = None if args.all else [args.territory]
     paths = save_maps(m, args.out, territories=territories, as_of=args.as_of,
                       baseline=args.baseline, tiles=args.tiles)
@@ -167,6 +200,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from .io import save
     from .maps import save_maps
 
+    _check_dates(args.baseline, args.at)
     out = Path(args.out)
     steps = ["convalida", "esportazione", "valutazione", "mappe"]
     with tqdm(total=len(steps), desc="build", unit="passo", file=sys.stderr,
@@ -209,7 +243,7 @@ def _add_evaluation(p: argparse.ArgumentParser, *, at_required: bool) -> None:
                    help="data di confronto (predefinita: oggi)")
     p.add_argument("--target", type=_percent, default=0.30,
                    help="obiettivo di aumento della densità in percentuale (predefinito 30)")
-    p.add_argument("--bootstrap", type=int, default=2000,
+    p.add_argument("--bootstrap", type=_count, default=2000,
                    help="repliche bootstrap (predefinito 2000)")
     p.add_argument("--seed", type=int, default=None, help="seme casuale (riproducibilità)")
 
@@ -277,6 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
+    except _UsageError as exc:
+        print(f"opportunity-map: errore: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except DataError as exc:
         errors, warnings = _print_problems(exc.problems)
         print(f"Dati NON validi: {_summary(errors, warnings)}.", file=sys.stderr)
