@@ -152,9 +152,7 @@ def markercluster_js() -> str:
 @functools.lru_cache(maxsize=1)
 def markercluster_css() -> str:
     """Leaflet.markercluster's two style sheets, concatenated."""
-    folder = _markercluster_dir()
-    return _style_text(folder / "MarkerCluster.css") + "\n" + _style_text(
-        folder / "MarkerCluster.Default.css")
+    return _marker_cluster_base_css() + "\n" + _marker_cluster_default_css()
 
 
 @functools.lru_cache(maxsize=1)

@@ -136,10 +136,12 @@ def _decode(raw: bytes) -> str:
         return raw[len(codecs.BOM_UTF8):].decode("utf-8")
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")  # maps every byte: nothing is lost
 
 
 def _sniff_separator(text: str) -> str:
