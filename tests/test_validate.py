@@ -238,3 +238,13 @@ def test_kind_accepts_italian_label(tmp_path: Path) -> None:
     m = om.load(write_map(tmp_path / "m", actors=actors))
     assert m.actors["kind"].tolist() == ["collocamento_mirato", "cooperativa_b", "impresa",
                                          "agenzia_lavoro"]
+
+
+def test_unsafe_website_and_email_are_warnings(tmp_path: Path) -> None:
+    actors = ACTORS_CSV.replace("https://alfa.example", "javascript:alert(1)").replace(
+        "BG-003,Impresa Esempio Meccanica,impresa,S. Omobono Terme,,,,,,",
+        "BG-003,Impresa Esempio Meccanica,impresa,S. Omobono Terme,,,,,www.esempio.example,")
+    problems = _problems(tmp_path, actors=actors)
+    site = _one(problems, "sito web non valido")
+    assert (site.row, site.column, site.severity) == (3, "sito_web", "warning")
+    assert not _errors(problems)  # www.… is accepted (shown as https://www.…)

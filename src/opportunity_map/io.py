@@ -122,6 +122,7 @@ def _assemble(path: Path, territories_path: PathLike | None
     problems += _references(frames, headers)
     for name, frame in frames.items():
         problems += codice_fiscale_problems(frame, headers[name])
+    problems += _contact_problems(frames["actors"], headers["actors"])
     coord_headers = {headers["actors"].get(c, c) for c in ("lat", "lon")}
     unparsed = {(p.file, p.row) for p in problems if p.column in coord_headers}
     actors, place_problems = _place_actors(frames["actors"], territories, ambiti,
@@ -247,6 +248,23 @@ def _references(frames: dict[str, pd.DataFrame], headers: dict[str, dict[str, st
     out += [_problem(opp, i, header, f"attore sconosciuto {opp['actor_id'].iloc[i]!r}: "
                      "nessun attore ha questo id")
             for i in np.flatnonzero(bad.to_numpy())]
+    return out
+
+
+def _contact_problems(actors: pd.DataFrame, headers: dict[str, str]) -> list[Problem]:
+    """Warnings for websites and e-mails the maps will show as plain text, not as links."""
+    from ._html import safe_href, safe_mailto
+
+    out = []
+    checks = (("website", safe_href, "sito web non valido {!r}: atteso un indirizzo "
+               "http:// o https:// (sarà mostrato come testo, senza collegamento)"),
+              ("email", safe_mailto, "e-mail non valida {!r} (sarà mostrata come testo)"))
+    for column, check, message in checks:
+        values = actors[column].astype(str)
+        for i in np.flatnonzero((values != "").to_numpy()):
+            if check(values.iloc[i]) is None:
+                out.append(_problem(actors, i, headers.get(column, column),
+                                    message.format(values.iloc[i]), "warning"))
     return out
 
 
