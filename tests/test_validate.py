@@ -248,3 +248,21 @@ def test_unsafe_website_and_email_are_warnings(tmp_path: Path) -> None:
     site = _one(problems, "sito web non valido")
     assert (site.row, site.column, site.severity) == (3, "sito_web", "warning")
     assert not _errors(problems)  # www.… is accepted (shown as https://www.…)
+
+
+def test_unrecognised_table_file_is_reported(tmp_path: Path) -> None:
+    root = write_map(tmp_path / "m")
+    (root / "bergamo" / "attori_nuovi.csv").write_text(ACTORS_CSV, encoding="utf-8")
+    p = _one(om.validate(root), "file ignorato")
+    assert p.severity == "warning" and p.file.endswith("attori_nuovi.csv")
+
+
+def test_unrecognised_workbook_is_reported(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    root = write_map(tmp_path / "m")
+    wb = Workbook()
+    wb.active.title = "Foglio1"
+    wb.save(root / "bergamo" / "appunti.xlsx")
+    p = _one(om.validate(root), "nessun foglio")
+    assert p.severity == "warning"

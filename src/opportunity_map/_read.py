@@ -24,6 +24,7 @@ from .schema import TABLES, Table, normalize_header
 __all__ = ["RawTable", "cell_text", "discover", "read_csv_text", "read_path"]
 
 _TABLE_EXTENSIONS = {".csv", ".xlsx", ".xlsm"}
+_CONFIG_FILES = {"territories", "ambiti"}
 _WRONG_EXTENSIONS = {".xls", ".ods", ".txt", ".json", ".tsv", ".numbers", ".xml", ".docx", ".pdf"}
 
 
@@ -107,6 +108,11 @@ def discover(root: Path) -> tuple[list[tuple[Path, str | None]], list[Problem]]:
             if suffix in _TABLE_EXTENSIONS:
                 if _which_table(path.stem) is not None or suffix != ".csv":
                     found.append((path, label))
+                elif normalize_header(path.stem) not in _CONFIG_FILES:
+                    problems.append(Problem(
+                        str(path), None, None,
+                        "file ignorato: il nome non corrisponde a nessuna tabella (attori, "
+                        "opportunita, relazioni o actors, opportunities, relations)", "warning"))
             elif suffix == ".gpkg":
                 found.append((path, label))
             elif _which_table(path.stem) is not None and suffix in _WRONG_EXTENSIONS:
@@ -248,6 +254,11 @@ def _read_workbook(path: Path, folder: str | None) -> tuple[list[RawTable], list
             wanted = {n: t for n, t in wanted.items() if t is own}
         out: list[RawTable] = []
         problems: list[Problem] = []
+        if not wanted:
+            problems.append(Problem(
+                where, None, None,
+                "file ignorato: nessun foglio si chiama attori, opportunita o relazioni "
+                "(né actors, opportunities, relations)", "warning"))
         for name, table in wanted.items():
             label = f"{where}[{name}]"
             values = list(wb[name].iter_rows(values_only=True))
