@@ -24,9 +24,11 @@ from ._errors import DataError, Problem
 __all__ = [
     "BOUNDARIES_CREDIT",
     "ComuneMatch",
+    "ambiti_from_frame",
     "comune_key",
     "comuni",
     "comuni_geometry",
+    "empty_ambiti",
     "find_territories_file",
     "load_ambiti",
     "load_territories",
@@ -331,9 +333,25 @@ def load_ambiti(path: str | Path, territories: gpd.GeoDataFrame) -> gpd.GeoDataF
     DataError
         Listing every unknown territory or comune code and every duplicate id.
     """
-    where = str(path)
     table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    table.columns = [c.strip().lower() for c in table.columns]
+    return ambiti_from_frame(table, territories, where=str(path))
+
+
+def ambiti_from_frame(table: pd.DataFrame, territories: gpd.GeoDataFrame, *,
+                      where: str) -> gpd.GeoDataFrame:
+    """Ambiti from a table with ``id, name, territory, comune_codes`` (see :func:`load_ambiti`).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per ambito, cells as text.
+    territories : geopandas.GeoDataFrame
+        From :func:`load_territories`.
+    where : str
+        File name used in error messages.
+    """
+    table = table.fillna("").astype(str)
+    table.columns = [str(c).strip().lower() for c in table.columns]
     problems: list[Problem] = []
     for col in ("id", "name", "territory", "comune_codes"):
         if col not in table:
@@ -376,6 +394,11 @@ def load_ambiti(path: str | Path, territories: gpd.GeoDataFrame) -> gpd.GeoDataF
     if problems:
         raise DataError(problems)
     if not rows:
-        return gpd.GeoDataFrame({"id": [], "name": [], "territory": [], "comune_codes": []},
-                                geometry=[], crs="EPSG:4326")
+        return empty_ambiti()
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+
+
+def empty_ambiti() -> gpd.GeoDataFrame:
+    """An ambiti table with no rows (the columns of :func:`load_ambiti`)."""
+    return gpd.GeoDataFrame({"id": [], "name": [], "territory": [], "comune_codes": []},
+                            geometry=[], crs="EPSG:4326")

@@ -98,7 +98,7 @@ def _assemble(path: Path, territories_path: PathLike | None
         raws += found
         problems += found_problems
     try:
-        territories, ambiti = _territories(path, territories_path, raws)
+        territories, ambiti = _territories(path, territories_path)
     except DataError as exc:
         return None, problems + exc.problems
     raws = [r for r in raws if r.table.name in TABLES]
@@ -138,61 +138,38 @@ def _assemble(path: Path, territories_path: PathLike | None
     return m, problems
 
 
-def _territories(path: Path, territories_path: PathLike | None, raws: list[RawTable]
+def _territories(path: Path, territories_path: PathLike | None
                  ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     if territories_path is None and path.suffix.lower() in {".xlsx", ".gpkg"}:
-        table = _embedded_territories(path)
+        table = _embedded_table(path, "territories")
         if table is not None:
             terr = geo.territories_from_frame(table, where=f"{path}[territories]")
-            return terr, _embedded_ambiti(path, terr)
+            ambiti = _embedded_table(path, "ambiti")
+            if ambiti is None:
+                return terr, geo.empty_ambiti()
+            return terr, geo.ambiti_from_frame(ambiti, terr, where=f"{path}[ambiti]")
     found = Path(territories_path) if territories_path else geo.find_territories_file(path)
     if found is None:
         log.info("no territories.csv found: every Italian province is a territory")
-        return geo.load_territories(None), _empty_ambiti()
+        return geo.load_territories(None), geo.empty_ambiti()
     terr = geo.load_territories(found)
     ambiti_file = found.parent / "ambiti.csv"
-    ambiti = geo.load_ambiti(ambiti_file, terr) if ambiti_file.is_file() else _empty_ambiti()
+    ambiti = geo.load_ambiti(ambiti_file, terr) if ambiti_file.is_file() else geo.empty_ambiti()
     return terr, ambiti
 
 
-def _embedded_territories(path: Path) -> pd.DataFrame | None:
+def _embedded_table(path: Path, name: str) -> pd.DataFrame | None:
+    """The sheet (``.xlsx``) or layer (``.gpkg``) called ``name`` as text, or None."""
     try:
         if path.suffix.lower() == ".xlsx":
-            return pd.read_excel(path, sheet_name="territories", dtype=str)
+            return pd.read_excel(path, sheet_name=name, dtype=str)
         import pyogrio
 
-        if "territories" in {str(n) for n, _ in pyogrio.list_layers(path)}:
-            return pd.DataFrame(pyogrio.read_dataframe(path, layer="territories",
-                                                       read_geometry=False))
+        if name in {str(n) for n, _ in pyogrio.list_layers(path)}:
+            return pd.DataFrame(pyogrio.read_dataframe(path, layer=name, read_geometry=False))
     except (ValueError, KeyError):
         return None
     return None
-
-
-def _embedded_ambiti(path: Path, territories: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    try:
-        if path.suffix.lower() == ".xlsx":
-            table = pd.read_excel(path, sheet_name="ambiti", dtype=str)
-        else:
-            import pyogrio
-
-            if "ambiti" not in {str(n) for n, _ in pyogrio.list_layers(path)}:
-                return _empty_ambiti()
-            table = pd.DataFrame(pyogrio.read_dataframe(path, layer="ambiti",
-                                                        read_geometry=False))
-    except (ValueError, KeyError):
-        return _empty_ambiti()
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "ambiti.csv"
-        table.to_csv(csv, index=False)
-        return geo.load_ambiti(csv, territories)
-
-
-def _empty_ambiti() -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"id": [], "name": [], "territory": [], "comune_codes": []},
-                            geometry=[], crs="EPSG:4326")
 
 
 def _concat(parts: list[pd.DataFrame], canonical: list[str]) -> pd.DataFrame:

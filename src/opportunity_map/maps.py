@@ -333,10 +333,12 @@ def _resolve_dates(as_of: object, baseline: object) -> tuple[pd.Timestamp, pd.Ti
 
 
 def _check_territory(m: OpportunityMap, territory: str) -> None:
-    if territory not in m.territory_slugs:
-        msg = (f"territory={territory!r} is not a territory of this map; "
+    """A territory of the map whose slug can also name a file."""
+    if territory is None:
+        msg = ("territory=None: a map is drawn for one territory, "
                f"expected one of {m.territory_slugs}")
         raise ValueError(msg)
+    m.check_territory(territory)
     if not _SLUG.match(territory) or territory == "index":
         msg = (f"territory={territory!r} cannot name a file: a slug is lower-case letters, "
                "digits, '-' and '_' (and not 'index')")

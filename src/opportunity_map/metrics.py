@@ -473,15 +473,6 @@ def _cross_ties(index: _Index, snap: _Snapshot, territory: str | None) -> int:
     return int(((ends_u == code) ^ (ends_v == code)).sum())
 
 
-def _check_territory(m: OpportunityMap, territory: str | None) -> None:
-    if territory is not None and territory not in m.territory_slugs:
-        msg = (
-            f"territory={territory!r} is not a territory of this map; "
-            f"expected None (whole map) or one of {m.territory_slugs}"
-        )
-        raise ValueError(msg)
-
-
 def _scope_stats(index: _Index, snap: _Snapshot, territory: str | None) -> dict[str, Any]:
     positions, lu, lv, level = _subnetwork(snap, _scope_mask(index, territory))
     stats = stats_from_arrays(positions.size, lu, lv, level, index.group[positions])
@@ -552,7 +543,7 @@ def network_stats(m: OpportunityMap, at: object, *, territory: str | None = None
     0.0421
     """
     t = to_timestamp(at, name="at")
-    _check_territory(m, territory)
+    m.check_territory(territory)
     index = _build_index(m)
     return _scope_stats(index, _take_snapshot(index, m, t), territory)
 
@@ -623,7 +614,7 @@ def block_density(
     >>> block_density(m, "2026-06-30", territory="cremona")  # doctest: +SKIP
     """
     t = to_timestamp(at, name="at")
-    _check_territory(m, territory)
+    m.check_territory(territory)
     index = _build_index(m)
     snap = _take_snapshot(index, m, t)
     positions, lu, lv, _ = _subnetwork(snap, _scope_mask(index, territory))
@@ -669,7 +660,7 @@ def actor_stats(
     >>> actor_stats(m, "2026-06-30", territory="lecco").nlargest(5, "degree")  # doctest: +SKIP
     """
     t = to_timestamp(at, name="at")
-    _check_territory(m, territory)
+    m.check_territory(territory)
     index = _build_index(m)
     snap = _take_snapshot(index, m, t)
     positions, lu, lv, level = _subnetwork(snap, _scope_mask(index, territory))

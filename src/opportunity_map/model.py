@@ -12,6 +12,7 @@ import pandas as pd
 
 from ._errors import Problem
 from ._time import active_mask, to_timestamp
+from .geography import empty_ambiti
 
 __all__ = ["OpportunityMap", "collapse_relations"]
 
@@ -51,12 +52,7 @@ class OpportunityMap:
     opportunities: pd.DataFrame
     relations: pd.DataFrame
     territories: gpd.GeoDataFrame
-    ambiti: gpd.GeoDataFrame = field(
-        default_factory=lambda: gpd.GeoDataFrame(
-            {"id": [], "name": [], "territory": [], "comune_codes": []},
-            geometry=[], crs="EPSG:4326",
-        )
-    )
+    ambiti: gpd.GeoDataFrame = field(default_factory=empty_ambiti)
     source: Path | None = None
     problems: list[Problem] = field(default_factory=list, repr=False)
 
@@ -88,8 +84,8 @@ class OpportunityMap:
             If ``territory`` is not one of :attr:`territory_slugs`.
         """
         actors = self.actors
+        self.check_territory(territory)
         if territory is not None:
-            self._check_territory(territory)
             actors = actors[actors["territory"] == territory]
         if as_of is not None:
             actors = actors[active_mask(actors, as_of)]
@@ -144,11 +140,23 @@ class OpportunityMap:
             )
         return g
 
-    def _check_territory(self, territory: str) -> None:
-        if territory not in self.territory_slugs:
+    def check_territory(self, territory: str | None) -> None:
+        """Raise ``ValueError`` unless ``territory`` is ``None`` (whole map) or a slug of this map.
+
+        Parameters
+        ----------
+        territory : str or None
+            A territory slug, or ``None`` for the whole map.
+
+        Raises
+        ------
+        ValueError
+            Naming the parameter and the slugs of the map.
+        """
+        if territory is not None and territory not in self.territory_slugs:
             msg = (
                 f"territory={territory!r} is not a territory of this map; "
-                f"expected one of {self.territory_slugs}"
+                f"expected None (whole map) or one of {self.territory_slugs}"
             )
             raise ValueError(msg)
 
