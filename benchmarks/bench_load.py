@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TERRITORIES = HERE.parent / "data" / "ambiti" / "territories.csv"
+TERRITORIES = HERE.parent / "src" / "opportunity_map" / "data" / "territories.csv"
 
 _CHILD = """
 import json, resource, sys, time

@@ -24,7 +24,7 @@ from opportunity_map.schema import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-TERRITORIES_CSV = ROOT / "data" / "ambiti" / "territories.csv"
+TERRITORIES_CSV = ROOT / "src" / "opportunity_map" / "data" / "territories.csv"
 
 AS_OF = "2026-06-30"
 BASELINE = "2026-01-01"

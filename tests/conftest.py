@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TERRITORIES = ROOT / "data" / "ambiti" / "territories.csv"
+TERRITORIES = ROOT / "src" / "opportunity_map" / "data" / "territories.csv"
 
 ACTORS_CSV = """id,nome,tipo,comune,latitudine,longitudine,dal,al,sito_web,note
 BG-001,Collocamento Mirato – Provincia di Bergamo,collocamento_mirato,Bergamo,45.6947,9.6700,,,,

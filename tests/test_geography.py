@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import TERRITORIES
 from shapely.geometry import Point
@@ -70,10 +71,39 @@ def test_load_territories_errors(tmp_path: Path) -> None:
     assert any(":3: slug:" in m and "duplicato" in m for m in messages)
 
 
-def test_all_provinces_without_file() -> None:
+def test_project_territories_without_file() -> None:
     t = geo.load_territories(None)
-    assert len(t) == 107
-    assert "monza-e-della-brianza" in set(t["slug"])
+    assert len(t) == 11
+    assert list(t["slug"]) == [
+        "bergamo", "brescia", "como", "cremona", "lecco", "lodi", "mantova", "milano",
+        "monza-brianza", "sondrio", "varese"]
+    assert set(t["province_short"]) >= {"BG", "MB", "VA"}
+
+
+@pytest.mark.parametrize(("given", "slug"), [
+    ("monza-brianza", "monza-brianza"), ("Monza e della Brianza", "monza-brianza"),
+    ("MONZA E DELLA BRIANZA", "monza-brianza"), (" Milano ", "milano"), ("bergamo", "bergamo"),
+])
+def test_resolve_territory_by_slug_or_name(given: str, slug: str) -> None:
+    assert geo.resolve_territory(geo.project_territories(), given) == slug
+
+
+def test_resolve_unknown_territory_names_the_known_ones() -> None:
+    from opportunity_map import UnknownTerritoryError
+
+    with pytest.raises(UnknownTerritoryError) as info:
+        geo.resolve_territory(geo.project_territories(), "Pavia")
+    assert info.value.name == "Pavia" and "lecco" in info.value.known
+
+
+def test_extend_territories_replaces_and_appends() -> None:
+    base = geo.project_territories()
+    extra = geo.territories_from_frame(pd.DataFrame({
+        "slug": ["pavia", "lecco"], "name": ["Pavia", "Lecco (provincia)"],
+        "province_code": ["18", "97"]}), where="test")
+    out = geo.extend_territories(base, extra)
+    assert list(out["slug"])[-1] == "pavia" and len(out) == 12
+    assert out.set_index("slug").at["lecco", "name"] == "Lecco (provincia)"
 
 
 def test_ambiti_union_of_comuni(tmp_path: Path) -> None:

@@ -43,7 +43,8 @@ def test_load_basic(small_map_dir: Path) -> None:
     assert len(m.relations) == 4
     assert len(m.opportunities) == 2
     assert m.actors.crs.to_epsg() == 4326
-    assert list(m.territories["slug"])[:2] == ["bergamo", "brescia"]
+    # the map holds the territories where it has organisations
+    assert list(m.territories["slug"]) == ["bergamo"]
     a = m.actors.set_index("id")
     assert a.at["BG-001", "geocoded"] == ""
     assert a.at["BG-001", "lat"] == pytest.approx(45.6947)
@@ -196,17 +197,51 @@ def test_territory_can_be_added_as_a_line(tmp_path: Path) -> None:
     assert set(m.actors["territory"]) == {"pavia"}
 
 
-def test_without_territories_file_every_province(tmp_path: Path) -> None:
+def test_without_territories_file_the_project_territories(tmp_path: Path) -> None:
     root = tmp_path / "m"
     root.mkdir()
+    # Castro exists in Bergamo and in Lecce: with the project's 11 territories (the
+    # default, shipped with the package) it is the one in Bergamo.
     (root / "actors.csv").write_text(
-        "id,name,kind,comune\nX-1,Cooperativa Esempio,cooperativa_b,Castro\n", encoding="utf-8")
+        "id,name,kind,comune\nX-1,Cooperativa Esempio,cooperativa_b,Castro\n"
+        "X-2,Coop Due,cooperativa_b,Piacenza\n", encoding="utf-8")
     (root / "relations.csv").write_text("source,target,kind,level\n", encoding="utf-8")
     problems = om.validate(root)
     errors = [p for p in problems if p.severity == "error"]
-    assert len(errors) == 1
-    assert "ambiguo" in errors[0].message and "Castro (BG)" in errors[0].message
-    assert "Castro (LE)" in errors[0].message
+    assert len(errors) == 1, errors
+    assert errors[0].row == 3 and "Piacenza" in errors[0].message
+    assert "nessun territorio" in errors[0].message
+
+
+def test_lecco_only_workbook_holds_lecco(tmp_path: Path) -> None:
+    root = tmp_path / "m"
+    root.mkdir()
+    (root / "attori.csv").write_text(
+        "id;nome;tipo;comune\nLC-1;Coop Lecco;cooperativa_b;Merate\n"
+        "LC-2;Impresa;impresa;Lecco\n", encoding="utf-8")
+    (root / "relazioni.csv").write_text("da;a;tipo;livello\nLC-1;LC-2;invio;2\n",
+                                        encoding="utf-8")
+    m = om.load(root)
+    assert m.territory_slugs == ["lecco"]
+    assert list(m.territories["name"]) == ["Lecco"]
+
+
+def test_territories_file_in_the_data_extends_the_project_list(tmp_path: Path) -> None:
+    root = tmp_path / "m"
+    root.mkdir()
+    (root / "territories.csv").write_text("slug,name,province_code\npavia,Pavia,18\n",
+                                          encoding="utf-8")
+    (root / "actors.csv").write_text(
+        "id,name,kind,comune\nA,Coop,cooperativa_b,Vigevano\nB,Coop B,cooperativa_b,Lecco\n",
+        encoding="utf-8")
+    (root / "relations.csv").write_text("source,target,kind,level\n", encoding="utf-8")
+    m = om.load(root)
+    assert m.territory_slugs == ["lecco", "pavia"]
+    # an explicit file replaces the list: Lecco is then unknown
+    only = tmp_path / "solo_pavia.csv"
+    only.write_text("slug,name,province_code\npavia,Pavia,18\n", encoding="utf-8")
+    problems = om.validate(root, territories=only)
+    assert [p.row for p in problems if p.severity == "error"] == [3]
 
 
 def test_graph_strongest_tie(small_map_dir: Path) -> None:

@@ -141,9 +141,21 @@ def test_payload_matches_the_data(small_map) -> None:
     rels = small_map.relations_at(AS_OF)
     inside = rels[rels["source"].isin(ids) & rels["target"].isin(ids)
                   & (rels["source"] != rels["target"])]
-    assert len(data["relations"]) == len(inside)
-    new = inside["since"] > pd.Timestamp(BASELINE)
-    assert sum(r[5] for r in data["relations"]) == int(new.sum()) > 0
+    # one row per tie (pair of organisations), at the strongest level of its relations
+    strongest: dict[tuple[str, str], int] = {}
+    for a, b, level in zip(inside["source"], inside["target"], inside["level"], strict=True):
+        pair = (min(a, b), max(a, b))
+        strongest[pair] = max(strongest.get(pair, 0), int(level))
+    assert len(data["relations"]) == len(strongest) < len(inside)
+    drawn = {(min(ids[r[0]], ids[r[1]]), max(ids[r[0]], ids[r[1]])): r[3]
+             for r in data["relations"]}
+    assert drawn == strongest
+    # new = not tied at the baseline (both organisations active then)
+    base_ids = set(small_map.actors_at(BASELINE)["id"])
+    rb = small_map.relations_at(BASELINE)
+    rb = rb[rb["source"].isin(base_ids) & rb["target"].isin(base_ids)]
+    base_pairs = {(min(a, b), max(a, b)) for a, b in zip(rb["source"], rb["target"], strict=True)}
+    assert sum(r[5] for r in data["relations"]) == len(set(strongest) - base_pairs) > 0
     # degree = distinct partners, as in the networkx graph
     g = small_map.graph(AS_OF, territory="bergamo")
     for feat in data["actors"]["features"]:
@@ -219,7 +231,7 @@ def test_boundaries(small_map) -> None:
 
 def test_summary_uses_the_network_figures(small_map) -> None:
     data = build_map_data(small_map, "bergamo", as_of=AS_OF, baseline=BASELINE)
-    stats = network_stats(small_map, AS_OF, territory="bergamo")
+    stats = network_stats(small_map.network(AS_OF), territory="bergamo")
     s = data["summary"]
     assert s["total"] == {"actors": stats["n_actors"], "ties": stats["n_ties"]}
     assert sum(r["actors"] for r in s["rows"]) == stats["n_actors"]
@@ -344,7 +356,9 @@ def test_as_of_defaults_to_today(small_map) -> None:
 
 
 def test_application_assets_cannot_end_their_elements() -> None:
-    from opportunity_map._assets import MAP_CSS, MAP_JS
+    from opportunity_map._assets import static_text
+
+    MAP_CSS, MAP_JS = static_text("map.css"), static_text("map.js")  # noqa: N806
 
     assert "</script" not in MAP_JS.lower() and "<!--" not in MAP_JS
     assert "</style" not in MAP_CSS.lower()

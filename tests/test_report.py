@@ -15,16 +15,20 @@ from _factories import make_map, random_map
 
 from opportunity_map import report
 from opportunity_map.evaluation import TABLE_COLUMNS, Evaluation, evaluate
-from opportunity_map.report import write_evaluation
+from opportunity_map.report import render_html, write_evaluation
+from opportunity_map.schema import TIE_DEFINITION
 
 BASE = "2026-03-31"
 AT = "2027-03-31"
 EVIL = "<script>alert('x')</script> & $x^2$"
+#: A name that would run script, evaluate as Jinja or close the <style> element if it
+#: were not passed to the template as an escaped variable.
+INJECTION = "<script>alert(1)</script> {{ 7*7 }} </style>"
 
 
 @pytest.fixture(scope="module")
 def evaluation() -> Evaluation:
-    return evaluate(random_map(4, n=60, r=200), baseline=BASE, at=AT, n_boot=50, seed=1)
+    return evaluate(random_map(4, n=60, r=200), baseline=BASE, as_of=AT, n_boot=50, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -83,29 +87,53 @@ def test_html_self_contained_with_images(written: dict[str, Path]) -> None:
     assert "Nota sul metodo" in text and "panel" in text and "Snijders" in text
 
 
-def _evil_map():
+def _evil_map(name: str = EVIL):
     actors = [{"id": f"a{i}", "territory": "evil"} for i in range(5)]
     rels = [{"source": "a0", "target": "a1"}, {"source": "a1", "target": "a2"},
             {"source": "a3", "target": "a4", "since": "2026-06-01"}]
-    return make_map(actors, rels, territories=[("evil", EVIL), ("bergamo", "Bergamo")])
+    return make_map(actors, rels, territories=[("evil", name), ("bergamo", "Bergamo")])
 
 
 def test_html_escapes_data(tmp_path: Path) -> None:
-    ev = evaluate(_evil_map(), baseline=BASE, at=AT, n_boot=30, seed=0)
+    ev = evaluate(_evil_map(), baseline=BASE, as_of=AT, n_boot=30, seed=0)
     text = write_evaluation(ev, tmp_path)["html"].read_text(encoding="utf-8")
     assert "<script>" not in text
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; $x^2$" in text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; $x^2$" in text
+
+
+def test_html_data_is_inert_in_the_template() -> None:
+    ev = evaluate(_evil_map(INJECTION), baseline=BASE, as_of=AT, n_boot=30, seed=0)
+    text = render_html(ev)
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }} &lt;/style&gt;"
+    # passed as a variable: escaped wherever it appears, never compiled as Jinja source
+    for context in (f"<h3>{escaped}</h3>", f"<summary>{escaped}</summary>",
+                    f'<td class="t">{escaped}</td>', f'alt="Densità tra gruppi: {escaped}"'):
+        assert context in text
+    assert "<script" not in text.lower()
+    assert text.count("</style>") == 1 and text.count("<style>") == 1
+    assert "alert(1)&lt;/script&gt; 49" not in text
+    assert report._environment() is report._environment()
+
+
+def test_html_tie_definition_and_target_from_evaluation() -> None:
+    ev = evaluate(_evil_map(), baseline=BASE, as_of=AT, n_boot=30, seed=0, target=0.25)
+    text = render_html(ev)
+    # once next to the results table, once in the method section
+    assert text.count(TIE_DEFINITION) == 2
+    assert "obiettivo <strong>+25,0%</strong>" in text
+    assert "almeno +25,0%" in text and "sotto +25,0%" in text
+    assert "+30,0%" not in text.split("<h2>Tabella dei risultati</h2>")[0]
 
 
 def test_degenerate_and_no_bootstrap_render(tmp_path: Path) -> None:
-    ev = evaluate(make_map([]), baseline=BASE, at=AT, n_boot=0)
+    ev = evaluate(make_map([]), baseline=BASE, as_of=AT, n_boot=0)
     paths = write_evaluation(ev, tmp_path)
     text = paths["html"].read_text(encoding="utf-8")
     assert "Non valutabile" in text
     back = pd.read_csv(paths["csv"])
     assert back["verdict"].eq("not_evaluable").all()
     # infinite upper bounds are written as text in Excel, never as a corrupt number
-    inf_ev = evaluate(_evil_map(), baseline=BASE, at=AT, n_boot=200, seed=0,
+    inf_ev = evaluate(_evil_map(), baseline=BASE, as_of=AT, n_boot=200, seed=0,
                       territories=["evil"])
     assert math.isinf(inf_ev.table["ci_high_pct"].iloc[0])
     paths = write_evaluation(inf_ev, tmp_path / "inf")

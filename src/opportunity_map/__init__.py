@@ -1,40 +1,83 @@
 """opportunity_map: territorial opportunity mapping for the OpenSource in Rete project.
 
-Load a "mappa delle opportunità" (organisations, opportunities, ties between
-organisations), validate it, measure its network density against a baseline
-and render offline interactive maps for each territory.
+Load a "mappa delle opportunità" (organisations, opportunities and ties between
+organisations), validate it, take its network at a date, measure the network density
+against a baseline and render offline interactive maps for each territory.
 
 Examples
 --------
 >>> import opportunity_map as om
->>> m = om.load("data/ambiti")  # doctest: +SKIP
->>> g = m.graph(as_of="2026-06-30", territory="bergamo")  # doctest: +SKIP
+>>> m = om.example_map()
+>>> g = m.graph("2026-06-30", territory="bergamo")
+>>> g.number_of_nodes(), g.number_of_edges()
+(5, 4)
 """
 
 import logging
+from importlib import metadata
 
-from ._errors import DataError, OpportunityMapError, Problem
-from .evaluation import Evaluation, evaluate
-from .io import load, save, validate
-from .metrics import actor_stats, block_density, network_stats
+from ._errors import (
+    DataError,
+    DateOrderError,
+    OpportunityMapError,
+    Problem,
+    TargetError,
+    UnknownTerritoryError,
+    UsageError,
+)
+from .evaluation import Evaluation, check_target, evaluate
+from .geography import project_territories
+from .io import example_map, export, load, save, validate
+from .maps import MapFigures, compute_figures, render_index, render_map, save_maps
+from .metrics import actor_stats, block_density, network_stats, network_table
 from .model import OpportunityMap
+from .network import REGION, Network, NetworkIndex, index_network
+from .pipeline import BuildResult, build
 from .report import write_evaluation
+from .schema import TIE_DEFINITION
+from .template import write_template
 
 __all__ = [
+    "REGION",
+    "TIE_DEFINITION",
+    "BuildResult",
     "DataError",
+    "DateOrderError",
     "Evaluation",
+    "MapFigures",
+    "Network",
+    "NetworkIndex",
     "OpportunityMap",
     "OpportunityMapError",
     "Problem",
+    "TargetError",
+    "UnknownTerritoryError",
+    "UsageError",
     "actor_stats",
     "block_density",
+    "build",
+    "check_target",
+    "compute_figures",
     "evaluate",
+    "example_map",
+    "export",
+    "index_network",
     "load",
     "network_stats",
+    "network_table",
+    "project_territories",
+    "render_index",
+    "render_map",
     "save",
+    "save_maps",
     "validate",
     "write_evaluation",
+    "write_template",
 ]
-__version__ = "0.1.0"
+
+try:
+    __version__ = metadata.version("opportunity-map")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -7,11 +7,21 @@ loader collects *all* problems before failing, then raises :class:`DataError`.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["DataError", "OpportunityMapError", "Problem", "format_problems"]
+__all__ = [
+    "DataError",
+    "DateOrderError",
+    "OpportunityMapError",
+    "Problem",
+    "TargetError",
+    "UnknownTerritoryError",
+    "UsageError",
+    "format_problems",
+]
 
 Severity = Literal["error", "warning"]
 
@@ -73,3 +83,75 @@ def format_problems(problems: Iterable[Problem]) -> str:
     """One line per problem, ``file:row: column: message``, sorted by location."""
     ordered = sorted(problems, key=lambda p: (p.file, p.row or 0, p.column or "", p.message))
     return "\n".join(str(p) for p in ordered)
+
+
+class UsageError(OpportunityMapError, ValueError):
+    """A function was called with an argument it cannot use (not a data problem).
+
+    The message names the parameter and says what is expected. The command line
+    reports it as a usage error (exit status 2).
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, naming the parameter.
+    param : str, optional
+        The name of the parameter.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class UnknownTerritoryError(UsageError):
+    """A territory name or slug that the map does not hold.
+
+    Attributes
+    ----------
+    name : str
+        The territory as given.
+    known : tuple of str
+        The slugs the caller could have used.
+    """
+
+    def __init__(self, name: str, known: Iterable[str], *, param: str = "territory") -> None:
+        self.name = name
+        self.known = tuple(known)
+        msg = (f"{param}={name!r} is not a territory of this map; expected a slug or name "
+               f"among {list(self.known)}")
+        super().__init__(msg, param=param)
+
+
+class DateOrderError(UsageError):
+    """Two dates in the wrong order (``earlier`` must come strictly before ``later``).
+
+    Attributes
+    ----------
+    earlier_param, later_param : str
+        The two parameter names (``"baseline"``, ``"as_of"``).
+    earlier, later : datetime.date
+        The two dates as given.
+    """
+
+    def __init__(self, earlier_param: str, earlier: dt.date, later_param: str,
+                 later: dt.date) -> None:
+        self.earlier_param, self.earlier = earlier_param, earlier
+        self.later_param, self.later = later_param, later
+        msg = (f"{later_param}={later.isoformat()} must be after "
+               f"{earlier_param}={earlier.isoformat()}")
+        super().__init__(msg, param=later_param)
+
+
+class TargetError(UsageError):
+    """A density target that cannot be what the caller meant.
+
+    Attributes
+    ----------
+    value : object
+        The target as given.
+    """
+
+    def __init__(self, value: object, message: str) -> None:
+        self.value = value
+        super().__init__(message, param="target")

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["active_mask", "parse_date", "to_timestamp"]
+__all__ = ["active_array", "active_mask", "parse_date", "to_timestamp"]
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]00:00(?::00)?)?$")
 _ITALIAN = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
@@ -103,11 +103,36 @@ def active_mask(frame: pd.DataFrame, at: object) -> pd.Series:
         Aligned with ``frame.index``.
     """
     t = to_timestamp(at, name="at")
-    mask = pd.Series(True, index=frame.index)
-    if "since" in frame:
-        since = pd.to_datetime(frame["since"])
-        mask &= since.isna() | (since <= t)
-    if "until" in frame:
-        until = pd.to_datetime(frame["until"])
-        mask &= until.isna() | (until >= t)
-    return mask
+    n = len(frame)
+    nat = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    since = pd.to_datetime(frame["since"]).to_numpy("datetime64[ns]") if "since" in frame else nat
+    until = pd.to_datetime(frame["until"]).to_numpy("datetime64[ns]") if "until" in frame else nat
+    return pd.Series(active_array(since, until, t), index=frame.index)
+
+
+def active_array(since: np.ndarray, until: np.ndarray, at: pd.Timestamp) -> np.ndarray:
+    """The "active at t" rule on arrays: ``(since <= t or open) and (t <= until or open)``.
+
+    Parameters
+    ----------
+    since, until : numpy.ndarray
+        datetime64 bounds, ``NaT`` for an open bound.
+    at : pandas.Timestamp
+        The date t.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> d = np.array(["2026-01-01", "NaT"], dtype="datetime64[ns]")
+    >>> active_array(d, d[::-1], pd.Timestamp("2026-01-01")).tolist()
+    [True, True]
+    >>> active_array(d, d, pd.Timestamp("2026-01-02")).tolist()
+    [False, True]
+    """
+    t = np.datetime64(pd.Timestamp(at).to_datetime64(), "ns")
+    since = np.asarray(since, dtype="datetime64[ns]")
+    until = np.asarray(until, dtype="datetime64[ns]")
+    return np.asarray((np.isnat(since) | (since <= t)) & (np.isnat(until) | (until >= t)))

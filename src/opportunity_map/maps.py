@@ -49,17 +49,20 @@ from . import geography
 from ._assets import (
     LEAFLET_CSS_URL,
     LEAFLET_JS_URL,
-    MAP_CSS,
-    MAP_JS,
     MARKERCLUSTER_CSS_URL,
     MARKERCLUSTER_DEFAULT_CSS_URL,
     MARKERCLUSTER_JS_URL,
     OfflineFigure,
+    static_text,
 )
 from ._atomic import write_text_atomic
+from ._errors import DateOrderError, UsageError
 from ._html import escape_html, json_for_script, safe_href, safe_mailto
 from ._time import active_mask, to_timestamp
+from .evaluation import Evaluation, check_target, evaluate
+from .metrics import network_table
 from .model import OpportunityMap
+from .network import Network, actor_groups
 from .schema import (
     ACTOR_KIND_LABELS,
     GROUP_LABELS,
@@ -71,6 +74,7 @@ from .schema import (
     OPPORTUNITY_TYPES,
     RELATION_KIND_LABELS,
     RELATION_KINDS,
+    TIE_DEFINITION,
 )
 
 __all__ = [
@@ -78,10 +82,12 @@ __all__ = [
     "LEVEL_WEIGHTS",
     "RELATION_COLORS",
     "GroupStyle",
+    "MapFigures",
     "OfflineMap",
     "OpportunityLayer",
     "build_index_data",
     "build_map_data",
+    "compute_figures",
     "render_index",
     "render_map",
     "save_maps",
@@ -135,9 +141,6 @@ _OTHER_RELATION_COLOR = "#999999"
 
 #: Line width in pixels of each level of collaboration (1 conoscenza ... 4 integrazione).
 LEVEL_WEIGHTS: dict[int, float] = {1: 1.2, 2: 2.2, 3: 3.4, 4: 5.0}
-
-#: The project's target on the density indicator, in percent.
-TARGET_PCT = 30.0
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _COORD_DIGITS = 5
@@ -256,7 +259,8 @@ class OpportunityLayer(JSCSSMixin):
         super().render(**kwargs)
         data_id = f"{self.get_name()}_data"
         figure.header.add_child(
-            _RawHtml(f"<style>\n{MAP_CSS}</style>\n<script>\n{MAP_JS}</script>\n"),
+            _RawHtml(f"<style>\n{static_text('map.css')}</style>\n"
+                     f"<script>\n{static_text('map.js')}</script>\n"),
             name="opportunity_map_assets",
         )
         figure.html.add_child(
@@ -321,28 +325,18 @@ def _it_pct(value: float) -> str:
     return f"{value:+.1f}%".replace(".", ",").replace("-", "−")
 
 
-def _resolve_dates(as_of: object, baseline: object) -> tuple[pd.Timestamp, pd.Timestamp | None]:
-    at = pd.Timestamp.today().normalize() if as_of is None else to_timestamp(as_of, name="as_of")
-    if baseline is None:
-        return at, None
-    base = to_timestamp(baseline, name="baseline")
-    if base >= at:
-        msg = f"baseline={base.date()} must be before as_of={at.date()}"
-        raise ValueError(msg)
-    return at, base
-
-
-def _check_territory(m: OpportunityMap, territory: str) -> None:
-    """A territory of the map whose slug can also name a file."""
+def _check_territory(m: OpportunityMap, territory: str) -> str:
+    """The slug of a territory of the map (slug or name) that can also name a file."""
     if territory is None:
         msg = ("territory=None: a map is drawn for one territory, "
                f"expected one of {m.territory_slugs}")
-        raise ValueError(msg)
-    m.check_territory(territory)
-    if not _SLUG.match(territory) or territory == "index":
-        msg = (f"territory={territory!r} cannot name a file: a slug is lower-case letters, "
+        raise UsageError(msg, param="territory")
+    slug = m.resolve_territory(territory)
+    if not _SLUG.match(slug) or slug == "index":
+        msg = (f"territory={slug!r} cannot name a file: a slug is lower-case letters, "
                "digits, '-' and '_' (and not 'index')")
-        raise ValueError(msg)
+        raise UsageError(msg, param="territory")
+    return slug
 
 
 def _check_tiles(tiles: object) -> None:
@@ -397,13 +391,8 @@ def _vocabulary(known: Sequence[str], present: Iterable[object]
 
 
 def _actor_groups(actors: pd.DataFrame) -> pd.Series:
-    kinds = actors["kind"].map(_text) if "kind" in actors else pd.Series("", index=actors.index)
-    # an unknown or missing kind is "altro", which belongs to the services
-    derived = kinds.map(lambda k: KIND_TO_GROUP.get(k, KIND_TO_GROUP["altro"]))
-    if "group" not in actors:
-        return derived
-    given = actors["group"].map(_text)
-    return given.where(given != "", derived)
+    """Groups for display: an actor of unknown group is drawn with the services ("altro")."""
+    return actor_groups(actors).fillna(KIND_TO_GROUP["altro"])
 
 
 def _ties_by_group(pairs: pd.DataFrame, group_of: Mapping[str, str]) -> dict[str, int]:
@@ -420,50 +409,146 @@ def _ties_by_group(pairs: pd.DataFrame, group_of: Mapping[str, str]) -> dict[str
 # --------------------------------------------------------------------------- figures
 
 
-def _network_figures(m: OpportunityMap, territory: str, at: pd.Timestamp,
-                     base: pd.Timestamp | None) -> dict[str, Any]:
-    """Density figures of a territory (metrics/evaluation modules)."""
-    from .metrics import network_stats
+@dataclass(frozen=True, eq=False)
+class MapFigures:
+    """Everything the pages show that is computed from the network, computed once.
 
-    stats = network_stats(m, at, territory=territory)
-    out: dict[str, Any] = {"stats": stats}
-    if base is not None:
-        from .evaluation import evaluate
+    Build it with :func:`compute_figures` (or let :func:`save_maps` do it) and pass
+    it to :func:`build_map_data`, :func:`build_index_data`, :func:`render_map`,
+    :func:`render_index`: every page of a build then shows the same figures, and
+    the cost of a page does not grow with the size of the rest of the map.
 
-        table = evaluate(m, baseline=base, at=at, n_boot=0, territories=[territory]).table
-        out["evaluation"] = table.iloc[0].to_dict()
-    return out
+    Attributes
+    ----------
+    network : Network
+        The network at the date the maps show.
+    baseline_network : Network or None
+        The network at the baseline, when there is one.
+    stats : pandas.DataFrame
+        :func:`~opportunity_map.metrics.network_table` of ``network``, indexed by
+        territory slug (and ``lombardia``).
+    evaluation : Evaluation or None
+        The change against the baseline (with or without bootstrap interval).
+    target : float
+        The target as a fraction (0.30 = +30%): ``evaluation.target`` when there is
+        an evaluation.
+    """
+
+    network: Network
+    baseline_network: Network | None
+    stats: pd.DataFrame
+    evaluation: Evaluation | None
+    target: float
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """The date the maps show."""
+        return self.network.as_of
+
+    @property
+    def baseline(self) -> pd.Timestamp | None:
+        """The baseline date, if any."""
+        return None if self.baseline_network is None else self.baseline_network.as_of
+
+    def evaluation_row(self, territory: str) -> dict[str, Any] | None:
+        """The evaluation table's row of a territory, ``None`` without evaluation or row."""
+        if self.evaluation is None:
+            return None
+        table = self.evaluation.table
+        rows = table[table["territory"] == territory]
+        return None if rows.empty else dict(rows.iloc[0].to_dict())
 
 
-def _summary(title: str, at: pd.Timestamp, base: pd.Timestamp | None, figures: dict[str, Any],
-             rows: list[dict[str, Any]], total: dict[str, int], *, n_new: int,
-             n_missing: int) -> dict[str, Any]:
-    stats = figures["stats"]
-    lines = [f"Situazione al {_it_date(at)}."]
-    if base is not None:
-        lines.append(f"Confronto con la baseline del {_it_date(base)}.")
+def compute_figures(m: OpportunityMap, *, as_of: object = None, baseline: object = None,
+                    evaluation: Evaluation | None = None,
+                    target: float | None = None) -> MapFigures:
+    """Compute once the figures every page of a build shows.
+
+    Parameters
+    ----------
+    m : OpportunityMap
+        The map.
+    as_of : date-like, optional
+        The date of the maps; ``None`` is today, or ``evaluation.as_of``.
+    baseline : date-like, optional
+        The baseline; ``None`` for none, or ``evaluation.baseline``.
+    evaluation : Evaluation, optional
+        An evaluation already computed (its dates and target are used). Without one
+        and with a baseline, a point estimate (no bootstrap) is computed once here.
+    target : float, optional
+        The target as a fraction (0.30 = +30%, the default); with an evaluation it
+        must be its target.
+
+    Returns
+    -------
+    MapFigures
+
+    Raises
+    ------
+    UsageError
+        If dates or target contradict the evaluation, or the dates are out of order.
+    """
+    if evaluation is not None:
+        for name, given, used in (("as_of", as_of, evaluation.as_of),
+                                  ("baseline", baseline, evaluation.baseline)):
+            if given is not None and to_timestamp(given, name=name) != used:
+                msg = f"{name}={given!r} differs from the evaluation's {name} ({used.date()})"
+                raise UsageError(msg, param=name)
+        if target is not None and check_target(target) != evaluation.target:
+            msg = f"target={target!r} differs from the evaluation's target ({evaluation.target})"
+            raise UsageError(msg, param="target")
+        as_of, baseline, target = evaluation.as_of, evaluation.baseline, evaluation.target
+    target_value = check_target(0.30 if target is None else target)
+    index = m.network_index()
+    network = index.at(as_of)
+    base_network = None
+    if baseline is not None:
+        base = to_timestamp(baseline, name="baseline")
+        if base >= network.as_of:
+            raise DateOrderError("baseline", base.date(), "as_of", network.as_of.date())
+        base_network = index.at(base)
+        if evaluation is None:
+            evaluation = evaluate(index, baseline=base, as_of=network.as_of, n_boot=0,
+                                  target=target_value)
+    stats = network_table(network).set_index("territory")
+    return MapFigures(network=network, baseline_network=base_network, stats=stats,
+                      evaluation=evaluation, target=target_value)
+
+
+def _target_text(target: float) -> str:
+    return _it_pct(100 * target).replace(",0%", "%")
+
+
+def _summary(title: str, figures: MapFigures, territory: str, rows: list[dict[str, Any]],
+             total: dict[str, int], *, n_new: int, n_missing: int) -> dict[str, Any]:
+    stats = figures.stats.loc[territory]
+    lines = [f"Situazione al {_it_date(figures.as_of)}."]
+    if figures.baseline is not None:
+        lines.append(f"Confronto con la baseline del {_it_date(figures.baseline)}.")
     figs: list[list[str]] = [
-        ["Densità della rete", _it_number(float(stats.get("density", math.nan)))],
-        ["Grado medio", _it_number(float(stats.get("avg_degree", math.nan)), 2)],
+        ["Densità della rete", _it_number(float(stats["density"]))],
+        ["Grado medio", _it_number(float(stats["avg_degree"]), 2)],
     ]
-    notes = [_DENSITY_NOTE, "Un legame tra organizzazioni di due gruppi è contato in entrambi."]
-    ev = figures.get("evaluation")
+    notes = [TIE_DEFINITION, _DENSITY_NOTE,
+             "Un legame tra organizzazioni di due gruppi è contato in entrambi."]
+    ev = figures.evaluation_row(territory)
     if ev is not None:
         figs += [
-            ["Densità alla baseline",
-             _it_number(float(ev.get("density_full_baseline", math.nan)))],
+            ["Densità alla baseline", _it_number(float(ev["density_full_baseline"]))],
             ["Variazione della densità (stesse organizzazioni)",
-             f"{_it_pct(float(ev.get('change_pct', math.nan)))} (obiettivo +{TARGET_PCT:g}%)"],
+             f"{_it_pct(float(ev['change_pct']))} "
+             f"(obiettivo {_target_text(figures.target)})"],
             ["Organizzazioni stabili / entrate / uscite",
-             f"{int(ev.get('n_panel', 0))} / +{int(ev.get('n_entrants', 0))} / "
-             f"−{int(ev.get('n_exits', 0))}"],
+             f"{int(ev['n_panel'])} / +{int(ev['n_entrants'])} / −{int(ev['n_exits'])}"],
             ["Legami nuovi dalla baseline", str(n_new)],
         ]
         if ev.get("verdict") == "not_evaluable" and _text(ev.get("note")):
             notes.append(_text(ev.get("note")))
-    cross = int(stats.get("n_cross_territory_ties", 0) or 0)
+    cross = int(stats["n_cross_territory_ties"])
     if cross:
-        notes.append(f"{cross} legami con organizzazioni di altri territori non sono mostrati.")
+        notes.append("1 legame con un'organizzazione di un altro territorio non è mostrato."
+                     if cross == 1 else
+                     f"{cross} legami con organizzazioni di altri territori non sono mostrati.")
     if n_missing:
         notes.append(f"{n_missing} organizzazioni senza posizione non sono disegnate "
                      "(sono contate nelle cifre).")
@@ -475,7 +560,8 @@ def _summary(title: str, at: pd.Timestamp, base: pd.Timestamp | None, figures: d
 
 
 def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
-                   baseline: object = None) -> dict[str, Any]:
+                   baseline: object = None, figures: MapFigures | None = None
+                   ) -> dict[str, Any]:
     """The JSON payload of a territorial map (what the page's script draws).
 
     Parameters
@@ -483,62 +569,66 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     m : OpportunityMap
         The map.
     territory : str
-        A territory slug.
+        A territory slug or name.
     as_of : date-like, optional
-        The date of the map; ``None`` for today.
+        The date of the map; ``None`` for today. Ignored when ``figures`` is given.
     baseline : date-like, optional
-        Ties that started after it are highlighted and the density is compared
-        with it; must be before ``as_of``.
+        Ties that did not exist at the baseline are highlighted and the density is
+        compared with it; must be before ``as_of``. Ignored when ``figures`` is given.
+    figures : MapFigures, optional
+        Figures computed once for every page (:func:`compute_figures`).
 
     Returns
     -------
     dict
         Plain JSON-serialisable data: ``title``, ``asOf``, ``baseline``,
-        vocabularies (``groups``, ``actorKinds``, ``relationKinds``, ``levels``,
-        ``opportunityTypes``), ``actors`` (GeoJSON points, one per organisation
-        with a position, short property names), ``relations`` (rows ``[i, j,
-        kind, level, since, new, notes]`` indexing ``actors``), ``boundaries``
-        (GeoJSON of province, ambiti, comuni), ``summary``, ``credits`` and
-        ``bounds``.
+        ``target``, vocabularies (``groups``, ``actorKinds``, ``relationKinds``,
+        ``levels``, ``opportunityTypes``), ``actors`` (GeoJSON points, one per
+        organisation with a position, short property names), ``relations`` (one
+        row per *tie*: ``[i, j, kind, level, since, new]`` indexing ``actors``,
+        then, when useful, ``notes``, the list of all kinds and the number of
+        relations), ``boundaries`` (GeoJSON of province, ambiti, comuni),
+        ``summary``, ``credits`` and ``bounds``.
 
     Raises
     ------
-    ValueError
-        If ``territory`` is unknown or not a valid file name, or a date is invalid.
+    UsageError
+        If ``territory`` is unknown or not a valid file name, or the dates are
+        out of order.
     """
-    _check_territory(m, territory)
-    at, base = _resolve_dates(as_of, baseline)
-    terr = m.territories[m.territories["slug"] == territory].iloc[0]
-    name = _text(terr.get("name")) or territory
+    slug = _check_territory(m, territory)
+    if figures is None:
+        figures = compute_figures(m, as_of=as_of, baseline=baseline)
+    net, base_net = figures.network, figures.baseline_network
+    at, base = figures.as_of, figures.baseline
+    terr = m.territories[m.territories["slug"] == slug].iloc[0]
+    name = _text(terr.get("name")) or slug
     title = f"Mappa delle opportunità – {name}"
 
-    # --- actors active at the date in the territory, one row per id
-    actors = m.actors_at(at, territory=territory)
-    ids = actors["id"].map(_text)
-    dup = ids.duplicated(keep="first")
-    if dup.any():
-        log.warning("%s: %d duplicate actor ids ignored", territory, int(dup.sum()))
-    actors = actors[~dup.to_numpy()]
-    ids = ids[~dup]
+    # --- actors active at the date in the territory (positions of the network index)
+    index = net.index
+    positions = np.flatnonzero(index.scope_mask(slug) & net.active_actors)
+    actors = m.actors.iloc[positions]
+    ids = index.ids[positions]
     group_codes = _actor_groups(actors)
     group_of = dict(zip(ids, group_codes, strict=True))
     geoms = actors.geometry
     has_xy = np.array(~geoms.isna() & ~geoms.is_empty, dtype=bool)
+    xs = np.full(len(actors), np.nan)
+    ys = np.full(len(actors), np.nan)
     if has_xy.any():
         has_xy[has_xy] = (geoms[has_xy].geom_type == "Point").to_numpy()
-        xs = np.full(len(actors), np.nan)
-        ys = np.full(len(actors), np.nan)
         xs[has_xy] = geoms[has_xy].x.to_numpy()
         ys[has_xy] = geoms[has_xy].y.to_numpy()
         has_xy &= np.isfinite(xs) & np.isfinite(ys)
-    else:
-        xs = ys = np.full(len(actors), np.nan)
     n_missing = int((~has_xy).sum())
     if n_missing:
-        log.warning("%s: %d actors without a position are not drawn", territory, n_missing)
+        log.warning("%s: %d actors without a position are not drawn", slug, n_missing)
     shown = actors[has_xy]
     shown_ids = ids[has_xy].tolist()
     index_of = {a: i for i, a in enumerate(shown_ids)}
+    local_of = np.full(index.n_actors, -1, dtype=np.int64)
+    local_of[positions[has_xy]] = np.arange(len(shown_ids))
 
     groups, group_index = _vocabulary(GROUPS, group_codes)
     kinds_present = shown["kind"].map(_text) if "kind" in shown else pd.Series(dtype=str)
@@ -563,36 +653,35 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         ])
         type_actors.setdefault(t, set()).add(i)
 
-    # --- relations active at the date, both ends in the territory
-    rels = m.relations_at(at)
-    src = rels["source"].map(_text)
-    tgt = rels["target"].map(_text)
-    in_terr = src.isin(group_of) & tgt.isin(group_of) & (src != tgt)
-    rels, src, tgt = rels[in_terr], src[in_terr], tgt[in_terr]
-    lo = np.where(src < tgt, src, tgt)
-    hi = np.where(src < tgt, tgt, src)
-    pairs = pd.DataFrame({"source": lo, "target": hi}).drop_duplicates(ignore_index=True)
-    drawn = src.isin(index_of) & tgt.isin(index_of)
-    rd = rels[drawn]
-    rel_kinds, rel_kind_index = _vocabulary(RELATION_KINDS, rd["kind"] if len(rd) else [])
-    since = pd.to_datetime(rd["since"]) if "since" in rd else pd.Series(pd.NaT, index=rd.index)
-    new = (since > base).to_numpy() if base is not None else np.zeros(len(rd), dtype=bool)
-    notes = rd["notes"].map(_text) if "notes" in rd else pd.Series("", index=rd.index)
+    # --- ties of the territory at the date (one per pair); drawn when both ends are shown
+    sub = net.territory(slug)
+    ties = sub.ties
+    new = np.zeros(ties.size, dtype=bool)
+    if base_net is not None:
+        n = max(index.n_actors, 1)
+        base_keys = base_net.u * n + base_net.v
+        new = ~np.isin(net.u[ties] * n + net.v[ties], base_keys)
+    i_end, j_end = local_of[net.u[ties]], local_of[net.v[ties]]
+    drawn = (i_end >= 0) & (j_end >= 0)
+    rel_kinds, _ = _vocabulary(RELATION_KINDS, index.kinds)
+    kind_code = {k: rel_kinds.index(k) for k in index.kinds}
+    kinds_of = dict(zip(ties.tolist(), net.ties(slug)["kinds"], strict=True))
+    notes_of = _tie_notes(m, net, ties[drawn])
     rel_rows: list[list[Any]] = []
-    for s, t, k, lv, sn, nw, nt in zip(
-        src[drawn].map(index_of), tgt[drawn].map(index_of), rd["kind"].map(_text),
-        rd["level"], since, new, notes, strict=True,
-    ):
-        row_out: list[Any] = [int(s), int(t), rel_kind_index[k or "altro"], int(lv), _iso(sn),
-                              int(nw)]
-        if nt:
-            row_out.append(nt)
+    for pos in np.flatnonzero(drawn).tolist():
+        tie = int(ties[pos])
+        row_out: list[Any] = [int(i_end[pos]), int(j_end[pos]),
+                              kind_code[index.kinds[int(net.kind[tie])]],
+                              int(net.level[tie]), _iso(net.since[tie]), int(new[pos])]
+        n_rel = int(net.n_relations[tie])
+        note = notes_of.get(tie, "")
+        if note or n_rel > 1:
+            row_out.append(note)
+        if n_rel > 1:
+            row_out += [[kind_code[k] for k in kinds_of[tie]], n_rel]
         rel_rows.append(row_out)
-    degree = np.zeros(len(shown_ids), dtype=int)
-    if rel_rows:
-        ends = np.array([[r[0], r[1]] for r in rel_rows])
-        unique_pairs = np.unique(np.sort(ends, axis=1), axis=0)
-        degree = np.bincount(unique_pairs.ravel(), minlength=len(shown_ids))
+    degree = np.bincount(np.concatenate([i_end[drawn], j_end[drawn]]),
+                         minlength=len(shown_ids))
 
     # --- actor features
     features = []
@@ -643,7 +732,7 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     ambiti = m.ambiti
     if len(ambiti) and "territory" in ambiti:
         feats = []
-        for a_row in ambiti[ambiti["territory"] == territory].itertuples(index=False):
+        for a_row in ambiti[ambiti["territory"] == slug].itertuples(index=False):
             geometry = _round_geometry(a_row.geometry, simplify=_SIMPLIFY)
             if geometry is not None:
                 feats.append({"type": "Feature",
@@ -654,25 +743,28 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     minx, miny, maxx, maxy = (province_geom.bounds if province_geom is not None
                               and not province_geom.is_empty else (6.6, 36.6, 18.5, 47.1))
 
-    # --- summary
-    figures = _network_figures(m, territory, at, base)
-    ties_by_group = _ties_by_group(pairs, group_of)
+    # --- summary: every count from the same ties
+    tie_groups = index.group[net.u[ties]], index.group[net.v[ties]]
+    group_names = np.array([*GROUPS, KIND_TO_GROUP["altro"]], dtype=object)
+    ga, gb = group_names[tie_groups[0]], group_names[tie_groups[1]]
     actors_by_group = pd.Series(list(group_of.values()), dtype=object).value_counts()
-    summary_rows = [
-        {"group": group_index[g], "label": GROUP_LABELS.get(g, g),
-         "actors": int(actors_by_group.get(g, 0)), "ties": ties_by_group.get(g, 0)}
-        for g in groups if actors_by_group.get(g, 0) or ties_by_group.get(g, 0)
-    ]
-    summary = _summary(title, at, base, figures, summary_rows,
-                       {"actors": len(group_of), "ties": len(pairs)},
+    summary_rows = []
+    for g in groups:
+        n_ties = int(((ga == g) | (gb == g)).sum())
+        if actors_by_group.get(g, 0) or n_ties:
+            summary_rows.append({"group": group_index[g], "label": GROUP_LABELS.get(g, g),
+                                 "actors": int(actors_by_group.get(g, 0)), "ties": n_ties})
+    summary = _summary(title, figures, slug, summary_rows,
+                       {"actors": len(group_of), "ties": int(ties.size)},
                        n_new=int(new.sum()), n_missing=n_missing)
 
     return {
-        "version": 1,
+        "version": 2,
         "title": title,
-        "territory": {"slug": territory, "name": name},
+        "territory": {"slug": slug, "name": name},
         "asOf": at.date().isoformat(),
         "baseline": base.date().isoformat() if base is not None else None,
+        "target": figures.target,
         "groups": [{"code": g, "label": GROUP_LABELS.get(g, g),
                     "color": GROUP_STYLES.get(g, _OTHER_GROUP).color,
                     "shape": GROUP_STYLES.get(g, _OTHER_GROUP).shape} for g in groups],
@@ -695,13 +787,19 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     }
 
 
-#: Colour classes of the index: (lower bound of change in %, colour, label).
-_CHANGE_CLASSES: tuple[tuple[float, str, str], ...] = (
-    (-math.inf, "#d7301f", "densità in calo"),
-    (0.0, "#fdae61", "da 0 a +15%"),
-    (15.0, "#a6d96a", "da +15% a +30%"),
-    (TARGET_PCT, "#1a9641", "+30% o più (stima puntuale)"),
-)
+def _tie_notes(m: OpportunityMap, net: Network, ties: np.ndarray) -> dict[int, str]:
+    """The distinct notes of the relations of each tie, joined with " · "."""
+    if "notes" not in m.relations or ties.size == 0:
+        return {}
+    notes = m.relations["notes"].to_numpy(dtype=object)
+    out: dict[int, str] = {}
+    for tie, rows in net.relations_of(ties).items():
+        texts = list(dict.fromkeys(t for t in (_text(notes[r]) for r in rows) if t))
+        if texts:
+            out[tie] = " · ".join(texts)
+    return out
+
+
 _DENSITY_CLASSES: tuple[tuple[float, str, str], ...] = (
     (-math.inf, "#eff3ff", "meno di 0,02"),
     (0.02, "#bdd7e7", "da 0,02 a 0,05"),
@@ -709,6 +807,18 @@ _DENSITY_CLASSES: tuple[tuple[float, str, str], ...] = (
     (0.10, "#2171b5", "0,10 o più"),
 )
 _NO_DATA = ("#cccccc", "dato non disponibile")
+
+
+def _change_classes(target: float) -> tuple[tuple[float, str, str], ...]:
+    """Colour classes of the index by change of density: (lower bound %, colour, label)."""
+    full = 100 * target
+    half = full / 2
+    return (
+        (-math.inf, "#d7301f", "densità in calo"),
+        (0.0, "#fdae61", f"da 0 a {_it_pct(half)}"),
+        (half, "#a6d96a", f"da {_it_pct(half)} a {_it_pct(full)}"),
+        (full, "#1a9641", f"{_it_pct(full)} o più (stima puntuale)"),
+    )
 
 
 def _classify(value: float, classes: tuple[tuple[float, str, str], ...]) -> str:
@@ -722,38 +832,38 @@ def _classify(value: float, classes: tuple[tuple[float, str, str], ...]) -> str:
 
 
 def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: object = None,
-                     links: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The JSON payload of the index page: every territory with its density figures.
+                     links: Mapping[str, str] | None = None,
+                     figures: MapFigures | None = None) -> dict[str, Any]:
+    """The JSON payload of the index page: every territory of the map with its figures.
 
     Parameters
     ----------
     m : OpportunityMap
-        The map.
+        The map; the index shows its territories (those holding organisations).
     as_of : date-like, optional
-        The date; ``None`` for today.
+        The date; ``None`` for today. Ignored when ``figures`` is given.
     baseline : date-like, optional
         When given, territories are coloured by the change of density (same
-        organisations at both dates) against the +30% target; otherwise by density.
+        organisations at both dates) against the target; otherwise by density.
+        Ignored when ``figures`` is given.
     links : mapping of str to str, optional
         Territory slug to the file name of its map (``"bergamo.html"``); default
         every territory to ``<slug>.html``. Territories without a link are shown
         without one.
+    figures : MapFigures, optional
+        Figures computed once for every page (:func:`compute_figures`).
 
     Returns
     -------
     dict
     """
-    at, base = _resolve_dates(as_of, baseline)
-    from .metrics import network_table
-
+    if figures is None:
+        figures = compute_figures(m, as_of=as_of, baseline=baseline)
+    at, base = figures.as_of, figures.baseline
     if links is None:
         links = {slug: f"{slug}.html" for slug in m.territory_slugs if _SLUG.match(slug)}
-    stats = network_table(m, at).set_index("territory")
-    evaluation = None
-    if base is not None:
-        from .evaluation import evaluate
-
-        evaluation = evaluate(m, baseline=base, at=at, n_boot=0).table.set_index("territory")
+    stats = figures.stats
+    change_classes = _change_classes(figures.target)
     features = []
     for row in m.territories.itertuples(index=False):
         slug = str(row.slug)
@@ -762,10 +872,10 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
         cells = [str(int(st.get("n_actors", 0))), str(int(st.get("n_ties", 0))),
                  _it_number(density)]
         figs = [["Organizzazioni", cells[0]], ["Legami", cells[1]], ["Densità", cells[2]]]
-        if evaluation is not None and slug in evaluation.index:
-            ev = evaluation.loc[slug]
+        ev = figures.evaluation_row(slug)
+        if ev is not None:
             change = float(ev.get("change_pct", math.nan))
-            fill = _classify(change, _CHANGE_CLASSES)
+            fill = _classify(change, change_classes)
             headline = f"Variazione densità: {_it_pct(change)}"
             short = _it_pct(change)
             cells.append(_it_pct(change))
@@ -781,7 +891,7 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
         href = links.get(slug)
         if href is not None and not re.match(r"^[a-z0-9][a-z0-9_-]*\.html$", href):
             msg = f"links[{slug!r}]={href!r} must be a file name like 'bergamo.html'"
-            raise ValueError(msg)
+            raise UsageError(msg, param="links")
         geometry = _round_geometry(row.geometry, simplify=0.001)
         features.append({"type": "Feature", "geometry": geometry, "properties": {
             "slug": slug, "name": _text(row.name) or slug, "href": href, "fill": fill,
@@ -792,8 +902,8 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
     if base is not None:
         columns.append("Variazione")
         lines.append(f"Variazione della densità rispetto alla baseline del {_it_date(base)} "
-                     f"(obiettivo +{TARGET_PCT:g}%).")
-        classes = _CHANGE_CLASSES
+                     f"(obiettivo {_target_text(figures.target)}).")
+        classes = change_classes
         legend_title = "Variazione della densità"
     else:
         classes = _DENSITY_CLASSES
@@ -803,13 +913,15 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
     minx, miny, maxx, maxy = m.territories.total_bounds if len(m.territories) else (
         8.5, 44.7, 11.4, 46.6)
     return {
-        "version": 1,
-        "title": "Mappe delle opportunità – Lombardia",
+        "version": 2,
+        "title": f"Mappe delle opportunità – {_index_region(m)}",
         "asOf": at.date().isoformat(),
         "baseline": base.date().isoformat() if base is not None else None,
+        "target": figures.target,
         "columns": columns,
         "lines": lines,
-        "notes": [_DENSITY_NOTE, "Fare clic su un territorio per aprirne la mappa."],
+        "notes": [TIE_DEFINITION, _DENSITY_NOTE,
+                  "Fare clic su un territorio per aprirne la mappa."],
         "legendTitle": legend_title,
         "legend": legend,
         "territories": _feature_collection(features),
@@ -817,6 +929,16 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
         "bounds": [[round(float(miny), 4), round(float(minx), 4)],
                    [round(float(maxy), 4), round(float(maxx), 4)]],
     }
+
+
+def _index_region(m: OpportunityMap) -> str:
+    """What the index covers: "Lombardia" only when every territory is in Lombardy."""
+    names = [_text(n) for n in m.territories["name"]] if "name" in m.territories else []
+    if len(names) == 1:
+        return names[0]
+    lombardy = {int(c) for c in geography.project_territories()["province_code"]}
+    codes = {int(c) for c in m.territories["province_code"]}
+    return "Lombardia" if codes and codes <= lombardy else "territori del progetto"
 
 
 # --------------------------------------------------------------------------- public API
@@ -836,7 +958,9 @@ def _new_map(bounds: list[list[float]], *, title: str, tiles: Tiles
 
 
 def render_map(m: OpportunityMap, territory: str, *, as_of: object = None,
-               baseline: object = None, tiles: Tiles = None) -> OfflineMap:
+               baseline: object = None, evaluation: Evaluation | None = None,
+               target: float | None = None, tiles: Tiles = None,
+               figures: MapFigures | None = None) -> OfflineMap:
     """Interactive map of one territory, as a self-contained, offline folium map.
 
     Parameters
@@ -844,16 +968,23 @@ def render_map(m: OpportunityMap, territory: str, *, as_of: object = None,
     m : OpportunityMap
         The map.
     territory : str
-        A territory slug, e.g. ``"bergamo"``.
+        A territory slug or name, e.g. ``"bergamo"``.
     as_of : date-like, optional
         The date of the map: organisations, opportunities and ties active then.
-        ``None`` for today.
+        ``None`` for today (or the evaluation's date).
     baseline : date-like, optional
-        Highlight ties that started after this date and compare the density
+        Highlight ties that did not exist at this date and compare the density
         with it; must be before ``as_of``.
+    evaluation : Evaluation, optional
+        An evaluation already computed: its dates, target and figures are shown.
+    target : float, optional
+        The target as a fraction (default 0.30, +30%).
     tiles : {None, "osm"}
         ``"osm"`` adds OpenStreetMap as background (needs the network to show
         it); ``None`` (default) draws only boundaries and comuni, fully offline.
+    figures : MapFigures, optional
+        Figures computed once for several pages (:func:`compute_figures`); then
+        ``as_of``, ``baseline``, ``evaluation`` and ``target`` are not used.
 
     Returns
     -------
@@ -863,38 +994,45 @@ def render_map(m: OpportunityMap, territory: str, *, as_of: object = None,
 
     Raises
     ------
-    ValueError
-        If ``territory``, a date or ``tiles`` is invalid.
+    UsageError
+        If ``territory``, a date, the target or ``tiles`` is invalid.
 
     Examples
     --------
-    >>> import opportunity_map as om
-    >>> m = om.load("data/ambiti")  # doctest: +SKIP
-    >>> om.maps.render_map(m, "bergamo", as_of="2026-06-30").save("bergamo.html")  # doctest: +SKIP
+    >>> m = om.example_map()
+    >>> fmap = om.render_map(m, "bergamo", as_of="2026-06-30")
+    >>> html = fmap.get_root().render()
+    >>> "Mappa delle opportunità – Bergamo" in html, "cdn." in html
+    (True, False)
     """
     _check_tiles(tiles)
     started = time.perf_counter()
-    data = build_map_data(m, territory, as_of=as_of, baseline=baseline)
+    if figures is None:
+        figures = compute_figures(m, as_of=as_of, baseline=baseline, evaluation=evaluation,
+                                  target=target)
+    data = build_map_data(m, territory, figures=figures)
     fmap, tile = _new_map(data["bounds"], title=data["title"], tiles=tiles)
     OpportunityLayer(data, kind="territory", tile_layer=tile).add_to(fmap)
-    log.debug("map of %s built in %.2f s: %d actors, %d relations", territory,
+    log.debug("map of %s built in %.2f s: %d actors, %d ties", territory,
               time.perf_counter() - started, len(data["actors"]["features"]),
               len(data["relations"]))
     return fmap
 
 
 def render_index(m: OpportunityMap, *, as_of: object = None, baseline: object = None,
-                 tiles: Tiles = None, links: Mapping[str, str] | None = None) -> OfflineMap:
-    """Overview of Lombardy: territories coloured by density change, linking to their maps.
+                 evaluation: Evaluation | None = None, target: float | None = None,
+                 tiles: Tiles = None, links: Mapping[str, str] | None = None,
+                 figures: MapFigures | None = None) -> OfflineMap:
+    """Overview of the map's territories, coloured by density change, linking to their maps.
 
     Parameters
     ----------
     m : OpportunityMap
         The map.
-    as_of, baseline : date-like, optional
+    as_of, baseline, evaluation, target, figures
         As for :func:`render_map`; with a baseline the colour is the change of
-        density on the same organisations against the +30% target, otherwise
-        the density.
+        density on the same organisations against the target, otherwise the
+        density.
     tiles : {None, "osm"}
         Background tiles, as for :func:`render_map`.
     links : mapping of str to str, optional
@@ -905,15 +1043,23 @@ def render_index(m: OpportunityMap, *, as_of: object = None, baseline: object = 
     OfflineMap
     """
     _check_tiles(tiles)
-    data = build_index_data(m, as_of=as_of, baseline=baseline, links=links)
+    if figures is None:
+        figures = compute_figures(m, as_of=as_of, baseline=baseline, evaluation=evaluation,
+                                  target=target)
+    data = build_index_data(m, links=links, figures=figures)
     fmap, tile = _new_map(data["bounds"], title=data["title"], tiles=tiles)
     OpportunityLayer(data, kind="index", tile_layer=tile).add_to(fmap)
     return fmap
 
 
 def save_maps(m: OpportunityMap, out_dir: str | Path, *, territories: Sequence[str] | None = None,
-              as_of: object = None, baseline: object = None, tiles: Tiles = None) -> list[Path]:
+              as_of: object = None, baseline: object = None,
+              evaluation: Evaluation | None = None, target: float | None = None,
+              tiles: Tiles = None, figures: MapFigures | None = None) -> list[Path]:
     """Write one HTML map per territory and the index, each self-contained and offline.
+
+    The figures (network, statistics, evaluation) are computed once and shared by
+    every page.
 
     Parameters
     ----------
@@ -922,10 +1068,9 @@ def save_maps(m: OpportunityMap, out_dir: str | Path, *, territories: Sequence[s
     out_dir : path-like
         Folder of the HTML files (created if missing).
     territories : sequence of str, optional
-        Slugs to render; ``None`` for every territory of the map.
-    as_of, baseline, tiles
-        As for :func:`render_map`; one date is used for every file (``None``
-        is today).
+        Slugs or names to render; ``None`` for every territory of the map.
+    as_of, baseline, evaluation, target, tiles, figures
+        As for :func:`render_map`; one date is used for every file.
 
     Returns
     -------
@@ -934,26 +1079,39 @@ def save_maps(m: OpportunityMap, out_dir: str | Path, *, territories: Sequence[s
 
     Raises
     ------
-    ValueError
-        If a territory, a date or ``tiles`` is invalid (checked before writing).
+    UsageError
+        If a territory, a date, the target or ``tiles`` is invalid (checked before
+        writing).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> m = om.example_map()
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     paths = om.save_maps(m, out, as_of="2027-12-31", baseline="2026-06-30")
+    ...     [p.name for p in paths]
+    ['bergamo.html', 'lecco.html', 'index.html']
     """
     _check_tiles(tiles)
     if isinstance(territories, str):
         territories = [territories]
-    slugs = m.territory_slugs if territories is None else list(dict.fromkeys(territories))
+    slugs = m.territory_slugs if territories is None else list(
+        dict.fromkeys(_check_territory(m, t) for t in territories))
     for slug in slugs:
         _check_territory(m, slug)
-    at, base = _resolve_dates(as_of, baseline)
+    if figures is None:
+        figures = compute_figures(m, as_of=as_of, baseline=baseline, evaluation=evaluation,
+                                  target=target)
     out = Path(out_dir)
     paths = []
     for slug in slugs:
         started = time.perf_counter()
-        html = render_map(m, slug, as_of=at, baseline=base, tiles=tiles).get_root().render()
+        html = render_map(m, slug, tiles=tiles, figures=figures).get_root().render()
         paths.append(write_text_atomic(out / f"{slug}.html", html))
         log.info("wrote %s (%.0f kB, %.2f s)", paths[-1], len(html.encode()) / 1024,
                  time.perf_counter() - started)
     links = {slug: f"{slug}.html" for slug in slugs}
-    html = render_index(m, as_of=at, baseline=base, tiles=tiles, links=links).get_root().render()
+    html = render_index(m, tiles=tiles, links=links, figures=figures).get_root().render()
     paths.append(write_text_atomic(out / "index.html", html))
     log.info("wrote %s", paths[-1])
     return paths

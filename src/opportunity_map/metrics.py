@@ -1,9 +1,9 @@
 """Network metrics of an opportunity map at a date.
 
-The network at a date t is the simple undirected graph whose nodes are the actors
-active at t (see :func:`opportunity_map._time.active_mask`) and where two actors are
-tied when at least one relation between them is active at t; the tie keeps the
-strongest active level of collaboration (1-4, PARTNER scale).
+The network at a date t (:mod:`opportunity_map.network`) is the simple undirected
+graph whose nodes are the actors active at t and where two actors are tied when at
+least one relation between them is active at t; the tie keeps the strongest active
+level of collaboration (1-4, PARTNER scale).
 
 For a territory, the nodes are the active actors of that territory and only ties with
 both ends in it count; ties with one end outside are reported apart
@@ -11,7 +11,8 @@ both ends in it count; ties with one end outside are reported apart
 ``"lombardia"`` in tables) every active actor and every tie counts.
 
 The high-level functions (:func:`network_stats`, :func:`network_table`,
-:func:`block_density`, :func:`actor_stats`) take an :class:`OpportunityMap`; the
+:func:`block_density`, :func:`actor_stats`) take a :class:`~opportunity_map.network.Network`
+(``m.network(as_of)``), computed once and shared; the
 low-level ones (:func:`density_from_counts`, :func:`degree_centralization`,
 :func:`ei_index`, :func:`block_density_from_arrays`, :func:`adjacency_matrix`,
 :func:`stats_from_arrays`) are pure functions on numpy arrays, reused by the
@@ -21,7 +22,6 @@ bootstrap of :mod:`opportunity_map.evaluation`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -30,9 +30,8 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from ._time import active_mask, to_timestamp
-from .model import OpportunityMap
-from .schema import GROUPS, KIND_TO_GROUP, LEVELS
+from .network import REGION, Network
+from .schema import GROUPS, LEVELS
 
 __all__ = [
     "MAX_LEVEL",
@@ -51,8 +50,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Label of the whole map (all territories together) in tables.
-REGION = "lombardia"
 #: Strongest level of collaboration: the denominator of the weighted density.
 MAX_LEVEL: int = max(LEVELS)
 
@@ -329,174 +326,29 @@ def stats_from_arrays(
 
 
 # --------------------------------------------------------------------------------------
-# From the map to arrays
+# Figures of a network at a date
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Index:
-    """The map's actors and relations as integer arrays (built once per call)."""
-
-    ids: np.ndarray  # actor id (str) at each global position
-    group: np.ndarray  # int8 code into GROUPS, -1 unknown
-    territory: np.ndarray  # int16 code into slugs, -1 outside the project's territories
-    slugs: tuple[str, ...]
-    rel_u: np.ndarray  # actor position of each relation's source, -1 unknown
-    rel_v: np.ndarray  # actor position of each relation's target, -1 unknown
-    rel_level: np.ndarray  # int8 level 1-4
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """The whole-map network at one date: active actors and collapsed ties."""
-
-    at: pd.Timestamp
-    active: np.ndarray  # bool per actor
-    u: np.ndarray  # global positions, u < v, one row per tied pair
-    v: np.ndarray
-    level: np.ndarray  # strongest active level of the pair
-
-
-def _build_index(m: OpportunityMap) -> _Index:
-    actors = m.actors
-    ids = actors["id"].astype(str)
-    if ids.duplicated().any():
-        dup = sorted(set(ids[ids.duplicated()]))[:5]
-        msg = f"m.actors: duplicated actor id {dup}; every organisation must have one row"
-        raise ValueError(msg)
-    kinds = actors["kind"] if "kind" in actors else pd.Series(pd.NA, index=actors.index)
-    derived = kinds.map(KIND_TO_GROUP)
-    group_col = actors.get("group", derived)
-    group_col = group_col.where(group_col.notna(), derived)
-    group_codes = {g: i for i, g in enumerate(GROUPS)}
-    group = group_col.map(group_codes).fillna(-1).to_numpy(dtype=np.int8)
-    if (group < 0).any():
-        logger.warning(
-            "%d actors have no known group; they are left out of block densities and "
-            "of the E-I index", int((group < 0).sum()),
-        )
-    slugs = tuple(m.territory_slugs)
-    terr_col = (
-        actors["territory"] if "territory" in actors else pd.Series(pd.NA, index=actors.index)
-    )
-    territory = terr_col.map({s: i for i, s in enumerate(slugs)}).fillna(-1).to_numpy(np.int16)
-
-    rel = m.relations
-    index = pd.Index(ids.to_numpy())
-    if rel.empty:
-        empty = np.zeros(0, dtype=np.int64)
-        rel_u, rel_v, rel_level = empty, empty, np.zeros(0, dtype=np.int8)
-    else:
-        rel_u = index.get_indexer(rel["source"].astype(str)).astype(np.int64)
-        rel_v = index.get_indexer(rel["target"].astype(str)).astype(np.int64)
-        levels = pd.to_numeric(rel["level"], errors="coerce")
-        bad = levels.isna() | ~levels.isin(LEVELS)
-        if bad.any():
-            msg = (
-                f"m.relations: column 'level' must be one of {list(LEVELS)}; "
-                f"{int(bad.sum())} rows are not (first at index {rel.index[bad][0]!r})"
-            )
-            raise ValueError(msg)
-        rel_level = levels.to_numpy(dtype=np.int8)
-        unknown = int(((rel_u < 0) | (rel_v < 0)).sum())
-        if unknown:
-            logger.warning("%d relations refer to unknown actors and are ignored", unknown)
-    return _Index(
-        ids=ids.to_numpy(dtype=object), group=group, territory=territory, slugs=slugs,
-        rel_u=rel_u, rel_v=rel_v, rel_level=rel_level,
-    )
-
-
-def _take_snapshot(index: _Index, m: OpportunityMap, at: pd.Timestamp) -> _Snapshot:
-    """Active actors at ``at`` and their ties, collapsed to the strongest level per pair."""
-    active = np.array(active_mask(m.actors, at), dtype=bool)
-    if index.rel_u.size:
-        keep = np.array(active_mask(m.relations, at), dtype=bool)
-        keep &= (index.rel_u >= 0) & (index.rel_v >= 0) & (index.rel_u != index.rel_v)
-        su, sv = index.rel_u[keep], index.rel_v[keep]
-        keep_active = active[su] & active[sv]
-        su, sv = su[keep_active], sv[keep_active]
-        lv = index.rel_level[keep][keep_active]
-    else:
-        su = sv = np.zeros(0, dtype=np.int64)
-        lv = np.zeros(0, dtype=np.int8)
-    u, v, level = _collapse_pairs(np.minimum(su, sv), np.maximum(su, sv), lv, active.size)
-    return _Snapshot(at=at, active=active, u=u, v=v, level=level)
-
-
-def _collapse_pairs(
-    lo: np.ndarray, hi: np.ndarray, level: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One row per pair (lo < hi), keeping the maximum level, sorted by pair."""
-    if lo.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=np.int8)
-    key = lo.astype(np.int64) * n + hi.astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    best = np.maximum.reduceat(level[order], starts)
-    ukey = key[starts]
-    return ukey // n, ukey % n, best.astype(np.int8)
-
-
-def _scope_mask(index: _Index, territory: str | None) -> np.ndarray:
-    """Actors belonging to a territory (all actors for the whole map)."""
-    if territory is None:
-        return np.ones(index.ids.size, dtype=bool)
-    return index.territory == index.slugs.index(territory)
-
-
-def _subnetwork(
-    snap: _Snapshot, nodes: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Restrict a snapshot to the active actors in the boolean mask ``nodes``.
-
-    Returns the global positions of the nodes, and the local ends and levels of the
-    ties with both ends among them.
-    """
-    nodes = nodes & snap.active
-    positions = np.flatnonzero(nodes)
-    local = np.full(nodes.size, -1, dtype=np.int64)
-    local[positions] = np.arange(positions.size)
-    inside = nodes[snap.u] & nodes[snap.v]
-    return positions, local[snap.u[inside]], local[snap.v[inside]], snap.level[inside]
-
-
-def _cross_ties(index: _Index, snap: _Snapshot, territory: str | None) -> int:
-    """Ties with one end in the territory and one outside (between territories: None)."""
-    ends_u = index.territory[snap.u]
-    ends_v = index.territory[snap.v]
-    if territory is None:
-        return int((ends_u != ends_v).sum())
-    code = index.slugs.index(territory)
-    return int(((ends_u == code) ^ (ends_v == code)).sum())
-
-
-def _scope_stats(index: _Index, snap: _Snapshot, territory: str | None) -> dict[str, Any]:
-    positions, lu, lv, level = _subnetwork(snap, _scope_mask(index, territory))
-    stats = stats_from_arrays(positions.size, lu, lv, level, index.group[positions])
+def _scope_stats(net: Network, territory: str | None) -> dict[str, Any]:
+    sub = net.territory(territory)
+    stats = stats_from_arrays(sub.n_actors, sub.u, sub.v, sub.level,
+                              net.index.group[sub.positions])
     return {
         "territory": territory or REGION,
         **stats,
-        "n_cross_territory_ties": _cross_ties(index, snap, territory),
+        "n_cross_territory_ties": net.cross_ties(territory),
     }
 
 
-# --------------------------------------------------------------------------------------
-# Public API on maps
-# --------------------------------------------------------------------------------------
-
-
-def network_stats(m: OpportunityMap, at: object, *, territory: str | None = None) -> dict[str, Any]:
+def network_stats(net: Network, *, territory: str | None = None) -> dict[str, Any]:
     """Statistics of the network of organisations at a date.
 
     Parameters
     ----------
-    m : OpportunityMap
-        The map.
-    at : date-like
-        The date t (``"2026-06-30"``, ``"30/06/2026"``, a ``datetime``...).
+    net : Network
+        The network at a date, from :meth:`OpportunityMap.network
+        <opportunity_map.OpportunityMap.network>`.
     territory : str, optional
         A territory slug (``"bergamo"``); ``None`` for the whole map.
 
@@ -510,14 +362,14 @@ def network_stats(m: OpportunityMap, at: object, *, territory: str | None = None
 
     Raises
     ------
-    ValueError
-        If ``at`` is not a date, ``territory`` is not a territory of the map, actor ids
-        are duplicated or a relation level is not 1-4.
+    UnknownTerritoryError
+        If ``territory`` is not a territory of the map.
 
     Notes
     -----
-    With n active actors, L ties and :math:`\\ell_{ij}` the strongest active level of
-    the tie between i and j:
+    With n active actors, L ties (see :mod:`opportunity_map.network`: one per pair of
+    organisations) and :math:`\\ell_{ij}` the strongest active level of the tie
+    between i and j:
 
     - density :math:`D = 2L / (n(n-1))`;
     - weighted density :math:`D_w = \\sum_{i<j} \\ell_{ij} / (4 \\cdot n(n-1)/2)`,
@@ -538,54 +390,48 @@ def network_stats(m: OpportunityMap, at: object, *, territory: str | None = None
 
     Examples
     --------
-    >>> stats = network_stats(m, "2026-06-30", territory="bergamo")  # doctest: +SKIP
-    >>> stats["density"]  # doctest: +SKIP
-    0.0421
+    >>> m = om.example_map()
+    >>> stats = network_stats(m.network("2026-06-30"), territory="bergamo")
+    >>> stats["n_actors"], stats["n_ties"], round(stats["density"], 4)
+    (5, 4, 0.4)
     """
-    t = to_timestamp(at, name="at")
-    m.check_territory(territory)
-    index = _build_index(m)
-    return _scope_stats(index, _take_snapshot(index, m, t), territory)
+    return _scope_stats(net, territory)
 
 
-def network_table(m: OpportunityMap, at: object) -> pd.DataFrame:
+def network_table(net: Network) -> pd.DataFrame:
     """:func:`network_stats` of every territory and of the whole map, as a table.
 
     Parameters
     ----------
-    m : OpportunityMap
-        The map.
-    at : date-like
-        The date t.
+    net : Network
+        The network at a date.
 
     Returns
     -------
     pandas.DataFrame
-        One row per territory (in the order of ``m.territory_slugs``) then the row
+        One row per territory (in the order of the map's territories) then the row
         ``lombardia``; the columns of :func:`network_stats`.
 
     Examples
     --------
-    >>> network_table(m, "2026-06-30")  # doctest: +SKIP
+    >>> m = om.example_map()
+    >>> network_table(m.network("2026-06-30"))[["territory", "n_actors", "n_ties"]]
+       territory  n_actors  n_ties
+    0    bergamo         5       4
+    1      lecco         3       1
+    2  lombardia         8       6
     """
-    t = to_timestamp(at, name="at")
-    index = _build_index(m)
-    snap = _take_snapshot(index, m, t)
-    rows = [_scope_stats(index, snap, s) for s in [*index.slugs, None]]
+    rows = [_scope_stats(net, s) for s in [*net.index.slugs, None]]
     return pd.DataFrame(rows)
 
 
-def block_density(
-    m: OpportunityMap, at: object, *, territory: str | None = None
-) -> pd.DataFrame:
+def block_density(net: Network, *, territory: str | None = None) -> pd.DataFrame:
     """Density of ties within and between the five groups of actors.
 
     Parameters
     ----------
-    m : OpportunityMap
-        The map.
-    at : date-like
-        The date t.
+    net : Network
+        The network at a date.
     territory : str, optional
         A territory slug; ``None`` for the whole map.
 
@@ -597,8 +443,8 @@ def block_density(
 
     Raises
     ------
-    ValueError
-        As :func:`network_stats`.
+    UnknownTerritoryError
+        If ``territory`` is not a territory of the map.
 
     Notes
     -----
@@ -611,29 +457,22 @@ def block_density(
 
     Examples
     --------
-    >>> block_density(m, "2026-06-30", territory="cremona")  # doctest: +SKIP
+    >>> m = om.example_map()
+    >>> block_density(m.network("2026-06-30"), territory="bergamo").loc["cm", "cooperazione"]
+    1.0
     """
-    t = to_timestamp(at, name="at")
-    m.check_territory(territory)
-    index = _build_index(m)
-    snap = _take_snapshot(index, m, t)
-    positions, lu, lv, _ = _subnetwork(snap, _scope_mask(index, territory))
-    _, _, dens = block_density_from_arrays(index.group[positions], lu, lv)
-    frame = pd.DataFrame(dens, index=pd.Index(GROUPS, name="group"), columns=list(GROUPS))
-    return frame
+    sub = net.territory(territory)
+    _, _, dens = block_density_from_arrays(net.index.group[sub.positions], sub.u, sub.v)
+    return pd.DataFrame(dens, index=pd.Index(GROUPS, name="group"), columns=list(GROUPS))
 
 
-def actor_stats(
-    m: OpportunityMap, at: object, *, territory: str | None = None
-) -> pd.DataFrame:
+def actor_stats(net: Network, *, territory: str | None = None) -> pd.DataFrame:
     """Degree, weighted degree and betweenness of every active actor.
 
     Parameters
     ----------
-    m : OpportunityMap
-        The map.
-    at : date-like
-        The date t.
+    net : Network
+        The network at a date.
     territory : str, optional
         A territory slug; ``None`` for the whole map.
 
@@ -647,8 +486,8 @@ def actor_stats(
 
     Raises
     ------
-    ValueError
-        As :func:`network_stats`.
+    UnknownTerritoryError
+        If ``territory`` is not a territory of the map.
 
     Notes
     -----
@@ -657,33 +496,30 @@ def actor_stats(
 
     Examples
     --------
-    >>> actor_stats(m, "2026-06-30", territory="lecco").nlargest(5, "degree")  # doctest: +SKIP
+    >>> m = om.example_map()
+    >>> actor_stats(m.network("2026-06-30"), territory="bergamo")["degree"].to_dict()
+    {'BG-01': 2, 'BG-02': 3, 'BG-03': 2, 'BG-04': 1, 'BG-05': 0}
     """
-    t = to_timestamp(at, name="at")
-    m.check_territory(territory)
-    index = _build_index(m)
-    snap = _take_snapshot(index, m, t)
-    positions, lu, lv, level = _subnetwork(snap, _scope_mask(index, territory))
-    n = positions.size
-    degree = np.bincount(np.concatenate([lu, lv]), minlength=n)[:n]
-    weighted = np.bincount(
-        np.concatenate([lu, lv]), weights=np.concatenate([level, level]).astype(np.float64),
-        minlength=n,
-    )[:n]
+    sub = net.territory(territory)
+    n = sub.n_actors
+    ends = np.concatenate([sub.u, sub.v])
+    degree = np.bincount(ends, minlength=n)[:n]
+    weighted = np.bincount(ends, weights=np.concatenate([sub.level, sub.level]).astype(np.float64),
+                           minlength=n)[:n]
     graph = nx.Graph()
     graph.add_nodes_from(range(n))
-    graph.add_edges_from(zip(lu.tolist(), lv.tolist(), strict=True))
+    graph.add_edges_from(zip(sub.u.tolist(), sub.v.tolist(), strict=True))
     between = nx.betweenness_centrality(graph, normalized=True)
-    ids = index.ids[positions]
+    index = net.index
     slugs = np.array([*index.slugs, None], dtype=object)
     frame = pd.DataFrame(
         {
-            "group": np.array([*GROUPS, None], dtype=object)[index.group[positions]],
-            "territory": slugs[index.territory[positions]],
+            "group": np.array([*GROUPS, None], dtype=object)[index.group[sub.positions]],
+            "territory": slugs[index.territory[sub.positions]],
             "degree": degree.astype(np.int64),
             "weighted_degree": weighted.astype(np.int64),
             "betweenness": np.array([between[i] for i in range(n)], dtype=np.float64),
         },
-        index=pd.Index(ids, name="id", dtype=object),
+        index=pd.Index(index.ids[sub.positions], name="id", dtype=object),
     )
     return frame.sort_index()

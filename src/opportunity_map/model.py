@@ -7,14 +7,14 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
-import numpy as np
 import pandas as pd
 
-from ._errors import Problem
-from ._time import active_mask, to_timestamp
-from .geography import empty_ambiti
+from ._errors import Problem, UnknownTerritoryError
+from ._time import active_mask
+from .geography import empty_ambiti, resolve_territory
+from .network import Network, NetworkIndex, index_network
 
-__all__ = ["OpportunityMap", "collapse_relations"]
+__all__ = ["OpportunityMap"]
 
 
 @dataclass
@@ -55,6 +55,8 @@ class OpportunityMap:
     ambiti: gpd.GeoDataFrame = field(default_factory=empty_ambiti)
     source: Path | None = None
     problems: list[Problem] = field(default_factory=list, repr=False)
+    _index_cache: tuple[tuple[int, int, int], NetworkIndex] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     def __repr__(self) -> str:
         return (
@@ -97,51 +99,82 @@ class OpportunityMap:
             return self.relations
         return self.relations[active_mask(self.relations, as_of)]
 
-    def graph(self, as_of: object = None, *, territory: str | None = None) -> nx.Graph:
-        """The network of organisations as a simple undirected graph.
+    def network_index(self) -> NetworkIndex:
+        """The map's tables as arrays (:class:`~opportunity_map.network.NetworkIndex`).
 
-        Nodes are the actors active at ``as_of`` (in ``territory`` when given), with
-        their attributes (``name, kind, group, comune, territory, lat, lon, ...``).
-        Two actors are tied when at least one relation between them is active at
-        ``as_of``; the edge keeps the strongest active tie: ``level`` (max level,
-        1-4), ``kinds`` (sorted list of the active relation kinds), ``n_relations``
-        and ``since`` (earliest start among them, ``None`` if open). With a
-        ``territory``, only ties whose two ends are both in it are kept.
+        Built once and reused while ``actors``, ``relations`` and ``territories`` are
+        the same objects; assigning a new table to one of them rebuilds it. (Edit a
+        table by assigning a new frame, not in place.)
+        """
+        key = (id(self.actors), id(self.relations), id(self.territories))
+        cached = self._index_cache
+        if cached is None or cached[0] != key:
+            index = index_network(self.actors, self.relations, territories=self.territories)
+            self._index_cache = (key, index)
+            return index
+        return cached[1]
+
+    def network(self, as_of: object = None) -> Network:
+        """The network of the whole map at a date (see :mod:`opportunity_map.network`).
 
         Parameters
         ----------
         as_of : date-like, optional
-            The date t; ``None`` keeps every row regardless of dates.
+            The date t; ``None`` is today (logged).
+
+        Returns
+        -------
+        Network
+
+        Examples
+        --------
+        >>> m = om.example_map()
+        >>> m.network("2026-06-30")
+        <Network al 2026-06-30: 5 attori attivi, 4 legami>
+        """
+        return self.network_index().at(as_of)
+
+    def graph(self, as_of: object = None, *, territory: str | None = None) -> nx.Graph:
+        """The network of organisations at a date as a simple undirected networkx graph.
+
+        Nodes are the actors active at ``as_of`` (in ``territory`` when given), with
+        their attributes (``name, kind, group, comune, territory, lat, lon, ...``).
+        Two actors are tied when at least one relation between them is active at
+        ``as_of``; the edge is one *tie* (see :mod:`opportunity_map.network`):
+        ``level`` (strongest, 1-4), ``kind`` (of the strongest relation), ``kinds``
+        (list), ``n_relations`` and ``since`` (earliest start, ``None`` if open).
+        With a ``territory``, only ties whose two ends are both in it are kept.
+
+        Parameters
+        ----------
+        as_of : date-like, optional
+            The date t; ``None`` is today (stated in ``g.graph["as_of"]``).
         territory : str, optional
-            A territory slug; ``None`` for the whole map.
+            A territory slug or name; ``None`` for the whole map.
 
         Returns
         -------
         networkx.Graph
 
+        Raises
+        ------
+        UnknownTerritoryError
+            If ``territory`` is not a territory of the map.
+
         Examples
         --------
-        >>> import opportunity_map as om
-        >>> m = om.load("data/ambiti")  # doctest: +SKIP
-        >>> g = m.graph(as_of="2026-06-30", territory="bergamo")  # doctest: +SKIP
+        >>> m = om.example_map()
+        >>> g = m.graph("2026-06-30", territory="bergamo")
+        >>> g.number_of_nodes(), g.number_of_edges(), g.graph["as_of"]
+        (5, 4, '2026-06-30')
+        >>> g.edges["BG-02", "BG-03"]["kinds"], g.edges["BG-02", "BG-03"]["level"]
+        (['convenzione_art14', 'tirocinio'], 3)
         """
-        if as_of is not None:
-            to_timestamp(as_of, name="as_of")
-        actors = self.actors_at(as_of, territory=territory)
-        g = nx.Graph()
-        attrs = pd.DataFrame(actors.drop(columns="geometry")).set_index("id")
-        for actor_id, row in attrs.iterrows():
-            g.add_node(actor_id, **{k: _plain(v) for k, v in row.items()})
-        ties = collapse_relations(self.relations_at(as_of), set(g.nodes))
-        for row in ties.itertuples(index=False):
-            g.add_edge(
-                row.source, row.target, level=int(row.level), kinds=list(row.kinds),
-                n_relations=int(row.n_relations), since=_plain(row.since),
-            )
-        return g
+        slug = self.resolve_territory(territory) if territory is not None else None
+        return self.network(as_of).to_graph(self.actors, territory=slug)
 
     def check_territory(self, territory: str | None) -> None:
-        """Raise ``ValueError`` unless ``territory`` is ``None`` (whole map) or a slug of this map.
+        """Raise unless ``territory`` is ``None`` (whole map) or a slug of this map.
 
         Parameters
         ----------
@@ -150,78 +183,33 @@ class OpportunityMap:
 
         Raises
         ------
-        ValueError
+        UnknownTerritoryError
             Naming the parameter and the slugs of the map.
         """
         if territory is not None and territory not in self.territory_slugs:
-            msg = (
-                f"territory={territory!r} is not a territory of this map; "
-                f"expected None (whole map) or one of {self.territory_slugs}"
-            )
-            raise ValueError(msg)
+            raise UnknownTerritoryError(territory, self.territory_slugs)
 
+    def resolve_territory(self, name: str) -> str:
+        """The slug of a territory given by slug or name, ignoring case, accents and spaces.
 
-def collapse_relations(relations: pd.DataFrame, nodes: set[str] | None = None) -> pd.DataFrame:
-    """Collapse relations to one row per unordered pair of actors.
+        Parameters
+        ----------
+        name : str
+            ``"monza-brianza"``, ``"Monza e della Brianza"``, ``"MONZA E DELLA BRIANZA"``...
 
-    Parameters
-    ----------
-    relations : pandas.DataFrame
-        Rows with ``source, target, kind, level`` (and optionally ``since``).
-    nodes : set of str, optional
-        When given, keep only pairs with both ends in ``nodes``.
+        Returns
+        -------
+        str
+            The slug.
 
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``source, target`` (``source < target``), ``level`` (maximum),
-        ``kinds`` (sorted tuple of distinct kinds), ``n_relations`` and ``since``
-        (earliest, NaT if any is open). Self-pairs are dropped.
-    """
-    cols = ["source", "target", "level", "kinds", "n_relations", "since"]
-    if relations.empty:
-        return pd.DataFrame({c: [] for c in cols})
-    src = relations["source"].astype(str)
-    tgt = relations["target"].astype(str)
-    keep = src != tgt
-    if nodes is not None:
-        keep &= src.isin(nodes) & tgt.isin(nodes)
-    a = src.where(src < tgt, tgt)[keep]
-    b = tgt.where(src < tgt, src)[keep]
-    since = relations["since"] if "since" in relations else pd.Series(pd.NaT, index=relations.index)
-    frame = pd.DataFrame({
-        "source": a, "target": b, "level": relations["level"][keep].astype(int),
-        "kind": relations["kind"][keep].astype(str), "since": pd.to_datetime(since[keep]),
-    })
-    if frame.empty:
-        return pd.DataFrame({c: [] for c in cols})
-    keys = ["source", "target"]
-    frame["open"] = frame["since"].isna()
-    grouped = frame.groupby(keys, sort=True)
-    out = grouped.agg(level=("level", "max"), n_relations=("kind", "size"),
-                      since=("since", "min"), open=("open", "max"))
-    out.loc[out["open"].to_numpy(dtype=bool), "since"] = pd.NaT
-    distinct = frame[[*keys, "kind"]].drop_duplicates().sort_values([*keys, "kind"])
-    starts = np.flatnonzero(~distinct.duplicated(subset=keys).to_numpy())
-    kinds = np.split(distinct["kind"].to_numpy(dtype=object), starts[1:])
-    out["kinds"] = [tuple(k) for k in kinds]
-    out = out.reset_index()
-    return out[cols]
+        Raises
+        ------
+        UnknownTerritoryError
+            If no territory of the map has that slug or name.
 
-
-def _plain(value: object) -> object:
-    """Convert pandas scalars to plain Python objects for graph attributes."""
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
+        Examples
+        --------
+        >>> om.example_map().resolve_territory("Bergamo")
+        'bergamo'
+        """
+        return resolve_territory(self.territories, name)

@@ -11,22 +11,26 @@ so a failure leaves no half-written file:
     parameters and a legend, with Italian sheet names.
 ``evaluation.html``
     A self-contained Italian report for the funder: charts embedded as base64 PNG,
-    no external resource, every string from the data escaped.
+    no external resource. The page is the Jinja2 template
+    ``templates/report.html.j2`` (styles in ``templates/report.css``), rendered with
+    autoescaping: every string from the data is passed as a variable and escaped.
 """
 
 from __future__ import annotations
 
 import base64
-import html
+import functools
 import io
 import logging
 import math
 import os
 import tempfile
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
 import pandas as pd
 from matplotlib import rc_context
@@ -34,7 +38,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .evaluation import Evaluation
-from .schema import GROUP_LABELS, GROUPS
+from .schema import GROUP_LABELS, GROUPS, TIE_DEFINITION
 
 __all__ = ["COLUMN_LEGEND", "VERDICT_LABELS", "render_html", "render_xlsx", "write_evaluation"]
 
@@ -148,7 +152,7 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> dict[str, P
 
     Examples
     --------
-    >>> ev = evaluate(m, baseline="2026-03-31", at="2028-12-31", seed=1)  # doctest: +SKIP
+    >>> ev = evaluate(m, baseline="2026-03-31", as_of="2028-12-31", seed=1)  # doctest: +SKIP
     >>> write_evaluation(ev, "valutazione_2028")  # doctest: +SKIP
     {'csv': PosixPath('valutazione_2028/evaluation.csv'), ...}
     """
@@ -206,7 +210,7 @@ def render_xlsx(evaluation: Evaluation) -> bytes:
             title = pd.DataFrame({
                 "territorio": [names.get(str(scope), str(scope))],
                 "baseline": [_it_date(evaluation.baseline)],
-                "data di confronto": [_it_date(evaluation.at)],
+                "data di confronto": [_it_date(evaluation.as_of)],
             })
             title.to_excel(writer, sheet_name=_SHEETS["matrices"], startrow=row, index=False)
             for col, (wave, caption) in enumerate(
@@ -240,7 +244,7 @@ def _parameters(evaluation: Evaluation) -> pd.DataFrame:
             "metodo", "versione opportunity_map",
         ],
         "valore": [
-            _it_date(evaluation.baseline), _it_date(evaluation.at),
+            _it_date(evaluation.baseline), _it_date(evaluation.as_of),
             f"{100 * evaluation.target:g}", str(evaluation.n_boot), str(evaluation.seed),
             "panel fisso + bootstrap dei vertici appaiato (Snijders e Borgatti 1999), "
             "intervallo percentile al 95%",
@@ -262,83 +266,124 @@ def _block_matrix(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 def render_html(evaluation: Evaluation) -> str:
     """The self-contained Italian HTML report of an evaluation.
 
-    No external resource: styles are inline and charts are base64 PNG images drawn
-    with matplotlib's Agg backend. Every string coming from the data is escaped with
-    :func:`html.escape`.
+    Parameters
+    ----------
+    evaluation : Evaluation
+        The result of :func:`opportunity_map.evaluation.evaluate`.
+
+    Returns
+    -------
+    str
+        The whole HTML document.
+
+    Notes
+    -----
+    The markup and the styles live in the package templates ``report.html.j2`` and
+    ``report.css``, rendered by Jinja2 with autoescaping. This function only prepares
+    plain values (numbers already formatted in Italian notation, verdict labels,
+    territory names, base64 PNG data): every one of them is escaped by the template,
+    and no data is ever compiled as template source. No external resource is used:
+    charts are PNG images drawn with matplotlib's Agg backend and embedded as
+    ``data:`` URIs.
     """
     names = _names(evaluation)
     table = evaluation.table
+    counts = table["verdict"].value_counts()
+    context: dict[str, Any] = {
+        "title": (
+            "Densità della rete: variazione rispetto alla baseline "
+            f"({_it_date(evaluation.baseline)} – {_it_date(evaluation.as_of)})"
+        ),
+        "target_pct": _it_num(100 * evaluation.target, 1),
+        "tie_definition": TIE_DEFINITION,
+        "region": _region_summary(table),
+        "n_rows": len(table),
+        "verdict_counts": [
+            (label, int(counts.get(code, 0)))
+            for code, label in VERDICT_LABELS.items()
+            if counts.get(code, 0)
+        ],
+        "forest": _Image.of(
+            _forest_png(evaluation, names),
+            "Variazione della densità per territorio con intervallo al 95% e linea "
+            "dell'obiettivo",
+        ),
+        "table_header": [label for _, label in _HTML_COLUMNS],
+        "table_rows": [
+            _Row(_name(names, record["territory"]),
+                 [_cell(column, record.get(column)) for column, _ in _HTML_COLUMNS])
+            for record in table.to_dict("records")
+        ],
+        "series_chart": _Image.of(
+            _series_png(evaluation, names),
+            "Andamento semestrale della densità per territorio",
+        ),
+        "series_header": [label for _, label in _SERIES_COLUMNS],
+        "series_tables": [
+            _SeriesTable(_name(names, scope),
+                         [_series_row(record) for record in frame.to_dict("records")])
+            for scope, frame in evaluation.series.groupby("territory", sort=False)
+        ],
+        "block_charts": _block_charts(evaluation, names),
+        "n_boot": evaluation.n_boot,
+        "seed": evaluation.seed,
+        "version": _version(),
+    }
+    return _environment().get_template(_TEMPLATE).render(context)
 
-    title = (
-        f"Densità della rete: variazione rispetto alla baseline "
-        f"({_it_date(evaluation.baseline)} – {_it_date(evaluation.at)})"
+
+_TEMPLATE = "report.html.j2"
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The Jinja2 environment of the package templates, built once."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("opportunity_map", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="it">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_esc(title)}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
-        f"<h1>{_esc(title)}</h1>",
-        "<p class=\"lead\">Indicatore «Densità di rete e collaborazione inter-istituzionale»: "
-        f"obiettivo <strong>+{_esc(_it_num(100 * evaluation.target, 1))}%</strong> "
-        "di densità della rete rispetto alla baseline.</p>",
-        _summary_html(evaluation, names),
-        "<h2>Variazione della densità per territorio</h2>",
-        "<p>Per ogni territorio: variazione della densità del panel (punto) con "
-        "l'intervallo bootstrap al 95% (barra); la linea tratteggiata è l'obiettivo.</p>",
-        _img(_forest_png(evaluation, names), "Variazione della densità per territorio "
-             "con intervallo al 95% e linea dell'obiettivo"),
-        "<h2>Tabella dei risultati</h2>",
-        _table_html(table, names),
-        "<h2>Andamento semestrale</h2>",
-        "<p>Densità della rete completa di ogni territorio e del panel (attori attivi "
-        "alla baseline e alla data), ogni sei mesi dalla baseline.</p>",
-        _img(_series_png(evaluation, names), "Andamento semestrale della densità per "
-             "territorio"),
-        _series_html(evaluation, names),
-        "<h2>Densità tra gruppi di attori</h2>",
-        "<p>Densità dei legami dentro e tra i cinque gruppi (Collocamento Mirato, "
-        "Agenzie per il lavoro, Cooperazione sociale, Imprese, Servizi territoriali), "
-        "calcolata sul panel alla baseline e alla data di confronto. Le caselle grigie "
-        "non sono definite (gruppo assente o con un solo attore).</p>",
-    ]
-    for scope, frame in evaluation.blocks.groupby("territory", sort=False):
-        name = names.get(str(scope), str(scope))
-        parts.append(f"<h3>{_esc(name)}</h3>")
-        parts.append(_img(_blocks_png(frame, name), f"Densità tra gruppi: {name}"))
-    parts += [
-        "<h2>Nota sul metodo</h2>",
-        _method_html(evaluation),
-        f"<footer>Generato con opportunity_map {_esc(_version())}; seed "
-        f"{_esc(evaluation.seed)}, {_esc(evaluation.n_boot)} replicati bootstrap.</footer>",
-        "</body>",
-        "</html>",
-    ]
-    return "\n".join(parts) + "\n"
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;
-margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-th,td{border:1px solid #ccc;padding:.25em .45em;text-align:right;vertical-align:top}
-th{background:#f0f0f0}td.t,th.t{text-align:left}
-.v-met{color:#1a7f37;font-weight:bold}.v-not_met{color:#c62828;font-weight:bold}
-.v-inconclusive{color:#d17a00;font-weight:bold}.v-not_evaluable{color:#777}
-img{max-width:100%;height:auto}.lead{font-size:1.1em}
-.scroll{overflow-x:auto}footer{margin-top:2em;color:#777;font-size:.85em}
-details{margin:.5em 0}
-""".strip()
+@dataclass(frozen=True)
+class _Image:
+    """A PNG image for the template: base64 data and alternative text."""
+
+    data: str
+    alt: str
+
+    @classmethod
+    def of(cls, png: bytes, alt: str) -> _Image:
+        return cls(base64.b64encode(png).decode("ascii"), alt)
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+@dataclass(frozen=True)
+class _Cell:
+    """One cell of the results table: formatted text, alignment, verdict code."""
+
+    text: str
+    left: bool = False
+    verdict: str | None = None
+
+
+@dataclass(frozen=True)
+class _Row:
+    name: str
+    cells: list[_Cell]
+
+
+@dataclass(frozen=True)
+class _SeriesTable:
+    name: str
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class _BlockChart:
+    name: str
+    image: _Image
 
 
 def _names(evaluation: Evaluation) -> dict[str, str]:
@@ -349,8 +394,12 @@ def _names(evaluation: Evaluation) -> dict[str, str]:
                                             strict=True)}
 
 
+def _name(names: dict[str, str], scope: object) -> str:
+    return names.get(str(scope), str(scope))
+
+
 def _it_date(value: pd.Timestamp) -> str:
-    return pd.Timestamp(value).strftime("%d/%m/%Y")
+    return str(pd.Timestamp(value).strftime("%d/%m/%Y"))
 
 
 def _it_num(value: object, digits: int = 2, *, signed: bool = False) -> str:
@@ -379,34 +428,26 @@ def _it_density(value: object) -> str:
     return _it_num(x, digits)
 
 
-def _summary_html(evaluation: Evaluation, names: dict[str, str]) -> str:
-    table = evaluation.table
-    counts = table["verdict"].value_counts()
-    items = [
-        f"<li>{_esc(VERDICT_LABELS.get(str(v), str(v)))}: {int(counts.get(v, 0))}</li>"
-        for v in VERDICT_LABELS
-        if counts.get(v, 0)
-    ]
+def _verdict_label(code: object) -> str:
+    return VERDICT_LABELS.get(str(code), str(code))
+
+
+def _region_summary(table: pd.DataFrame) -> dict[str, str] | None:
+    """The formatted figures of the ``lombardia`` row, or None without that row."""
     region = table[table["territory"] == "lombardia"]
-    lines = []
-    if not region.empty:
-        r = region.iloc[0]
-        lines.append(
-            f"<p>Intera Lombardia: densità del panel di {_esc(_it_num(r['n_panel'], 0))} "
-            "organizzazioni "
-            f"da {_esc(_it_density(r['density_baseline']))} a "
-            f"{_esc(_it_density(r['density_at']))}, variazione "
-            f"<strong>{_esc(_it_num(r['change_pct'], 1, signed=True))}%</strong> "
-            f"(intervallo al 95% da {_esc(_it_num(r['ci_low_pct'], 1, signed=True))}% a "
-            f"{_esc(_it_num(r['ci_high_pct'], 1, signed=True))}%): esito "
-            f"<span class=\"v-{_esc(r['verdict'])}\">"
-            f"{_esc(VERDICT_LABELS.get(str(r['verdict']), str(r['verdict'])))}</span>.</p>"
-        )
-    return (
-        "<h2>Sintesi</h2>"
-        + "".join(lines)
-        + f"<p>Esiti per territorio ({len(table)} righe):</p><ul>{''.join(items)}</ul>"
-    )
+    if region.empty:
+        return None
+    r = region.iloc[0]
+    return {
+        "n_panel": _it_num(r["n_panel"], 0),
+        "density_baseline": _it_density(r["density_baseline"]),
+        "density_as_of": _it_density(r["density_at"]),
+        "change_pct": _it_num(r["change_pct"], 1, signed=True),
+        "ci_low_pct": _it_num(r["ci_low_pct"], 1, signed=True),
+        "ci_high_pct": _it_num(r["ci_high_pct"], 1, signed=True),
+        "verdict": str(r["verdict"]),
+        "verdict_label": _verdict_label(r["verdict"]),
+    }
 
 
 _HTML_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -432,112 +473,54 @@ _HTML_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _cell(column: str, value: object) -> str:
+def _cell(column: str, value: object) -> _Cell:
+    """One cell of the results table, formatted according to its column."""
     if column == "verdict":
-        label = VERDICT_LABELS.get(str(value), str(value))
-        return f'<td class="t v-{_esc(value)}">{_esc(label)}</td>'
+        return _Cell(_verdict_label(value), left=True, verdict=str(value))
     if column == "note":
-        return f'<td class="t">{_esc(value if isinstance(value, str) else "")}</td>'
+        return _Cell(value if isinstance(value, str) else "", left=True)
     if column == "target_met_point":
-        text = "–" if value is None or value is pd.NA else ("sì" if bool(value) else "no")
-        return f"<td>{_esc(text)}</td>"
+        return _Cell("–" if value is None or value is pd.NA
+                     else ("sì" if bool(value) else "no"))
     if column.startswith(("n_", "ties_")):
-        return f"<td>{_esc(_it_num(value, 0))}</td>"
+        return _Cell(_it_num(value, 0))
     if column == "p_no_increase":
-        return f"<td>{_esc(_it_num(value, 3))}</td>"
+        return _Cell(_it_num(value, 3))
     if column == "se_pct":
-        return f"<td>{_esc(_it_num(value, 1))}</td>"
+        return _Cell(_it_num(value, 1))
     if column.endswith("_pct"):
-        return f"<td>{_esc(_it_num(value, 1, signed=True))}</td>"
-    return f"<td>{_esc(_it_density(value))}</td>"
+        return _Cell(_it_num(value, 1, signed=True))
+    return _Cell(_it_density(value))
 
 
-def _table_html(table: pd.DataFrame, names: dict[str, str]) -> str:
-    head = '<th class="t">Territorio</th>' + "".join(
-        f"<th>{_esc(label)}</th>" for _, label in _HTML_COLUMNS
-    )
-    rows = []
-    for record in table.to_dict("records"):
-        name = names.get(str(record["territory"]), str(record["territory"]))
-        cells = "".join(_cell(col, record.get(col)) for col, _ in _HTML_COLUMNS)
-        rows.append(f'<tr><td class="t">{_esc(name)}</td>{cells}</tr>')
-    return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-        "<p>Tutte le colonne, con i valori non arrotondati, sono nei file evaluation.csv "
-        "ed evaluation.xlsx (foglio «legenda» per il significato di ciascuna).</p>"
-    )
+_SERIES_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("date", "Data"), ("n_actors", "Attori"), ("ties", "Legami"), ("density", "Densità"),
+    ("n_panel", "Panel"), ("ties_panel", "Legami panel"),
+    ("density_panel", "Densità panel"), ("change_pct", "Variazione panel %"),
+)
 
 
-def _series_html(evaluation: Evaluation, names: dict[str, str]) -> str:
-    series = evaluation.series
-    labels = (
-        ("date", "Data"), ("n_actors", "Attori"), ("ties", "Legami"), ("density", "Densità"),
-        ("n_panel", "Panel"), ("ties_panel", "Legami panel"),
-        ("density_panel", "Densità panel"), ("change_pct", "Variazione panel %"),
-    )
-    head = "".join(f"<th>{_esc(label)}</th>" for _, label in labels)
-    blocks = []
-    for scope, frame in series.groupby("territory", sort=False):
-        rows = []
-        for record in frame.to_dict("records"):
-            cells = [f"<td>{_esc(_it_date(record['date']))}</td>"]
-            for col, _ in labels[1:]:
-                if col == "change_pct":
-                    cells.append(f"<td>{_esc(_it_num(record[col], 1, signed=True))}</td>")
-                elif col.startswith("density"):
-                    cells.append(f"<td>{_esc(_it_density(record[col]))}</td>")
-                else:
-                    cells.append(f"<td>{_esc(_it_num(record[col], 0))}</td>")
-            rows.append(f"<tr>{''.join(cells)}</tr>")
-        name = names.get(str(scope), str(scope))
-        blocks.append(
-            f"<details><summary>{_esc(name)}</summary><table><thead><tr>{head}</tr>"
-            f"</thead><tbody>{''.join(rows)}</tbody></table></details>"
-        )
-    return "".join(blocks)
+def _block_charts(evaluation: Evaluation, names: dict[str, str]) -> list[_BlockChart]:
+    """One block-density chart per territory, in the order of ``evaluation.blocks``."""
+    charts = []
+    for scope, frame in evaluation.blocks.groupby("territory", sort=False):
+        name = _name(names, scope)
+        image = _Image.of(_blocks_png(frame, name), f"Densità tra gruppi: {name}")
+        charts.append(_BlockChart(name, image))
+    return charts
 
 
-def _method_html(evaluation: Evaluation) -> str:
-    target = _esc(_it_num(100 * evaluation.target, 1))
-    paragraphs = [
-        "<strong>Perché un panel fisso.</strong> La densità è la quota dei legami "
-        "possibili effettivamente presenti. Quando entrano nuove organizzazioni i legami "
-        "possibili crescono con il quadrato del numero di attori, quindi la densità "
-        "dell'intera rete tende a scendere anche se la collaborazione aumenta: "
-        "reclutare nuovi attori peserebbe contro l'obiettivo. Per questo la variazione "
-        "principale è calcolata sulle stesse organizzazioni alle due date (il «panel»: "
-        "attive sia alla baseline sia alla data di confronto). Le organizzazioni entrate "
-        "e uscite sono contate a parte e la densità della rete completa alle due date è "
-        "riportata in tabella, così nulla resta nascosto.",
-        "<strong>Che cosa si conta.</strong> Due organizzazioni sono legate se tra loro "
-        "c'è almeno una relazione attiva alla data (le date di inizio e fine sono "
-        "incluse). La densità pesata usa il livello di collaborazione più alto della "
-        "coppia (1 conoscenza … 4 integrazione). Per un territorio contano solo i legami "
-        "tra organizzazioni dello stesso territorio; quelli con altri territori sono "
-        "riportati a parte e rientrano nella riga «lombardia».",
-        "<strong>Incertezza.</strong> Su una rete piccola una variazione può essere "
-        "dovuta al caso. L'intervallo al 95% è ottenuto con il bootstrap dei vertici di "
-        "Snijders e Borgatti (1999): si estraggono a caso, con ripetizione, tante "
-        "organizzazioni quante sono quelle del panel e si ricalcolano le due densità "
-        f"sulla stessa estrazione (bootstrap appaiato), per {_esc(evaluation.n_boot)} "
-        "volte. Le coppie formate da due copie della stessa organizzazione non sono "
-        "osservabili e sono escluse dal calcolo. L'intervallo va dal 2,5° al 97,5° "
-        "percentile delle variazioni ottenute; la «quota senza aumento» è la parte dei "
-        "replicati in cui la densità non cresce. Con lo stesso seed "
-        f"({_esc(evaluation.seed)}) il calcolo dà esattamente gli stessi numeri.",
-        f"<strong>Esito.</strong> Obiettivo raggiunto se anche l'estremo inferiore "
-        f"dell'intervallo è almeno +{target}%; non raggiunto se anche l'estremo superiore "
-        f"è sotto +{target}%; incerto altrimenti. «Non valutabile» quando la variazione "
-        "non è definita (panel vuoto o con meno di tre organizzazioni, nessun legame "
-        "alla baseline): la colonna Note spiega il caso.",
-    ]
-    return "".join(f"<p>{p}</p>" for p in paragraphs)
-
-
-def _img(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<p><img src="data:image/png;base64,{data}" alt="{_esc(alt)}"></p>'
+def _series_row(record: dict[Any, Any]) -> list[str]:
+    """The formatted cells of one row of the semester series."""
+    cells = [_it_date(record["date"])]
+    for column, _ in _SERIES_COLUMNS[1:]:
+        if column == "change_pct":
+            cells.append(_it_num(record[column], 1, signed=True))
+        elif column.startswith("density"):
+            cells.append(_it_density(record[column]))
+        else:
+            cells.append(_it_num(record[column], 0))
+    return cells
 
 
 # --------------------------------------------------------------------------------------
@@ -549,7 +532,7 @@ _RC: dict[Any, Any] = {"text.parse_math": False, "font.size": 9}
 
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    FigureCanvasAgg(fig).print_png(buffer)
+    FigureCanvasAgg(fig).print_png(buffer)  # type: ignore[no-untyped-call]
     return buffer.getvalue()
 
 

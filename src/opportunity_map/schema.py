@@ -37,6 +37,7 @@ __all__ = [
     "RELATION_KINDS",
     "RELATION_KIND_LABELS",
     "TABLES",
+    "TIE_DEFINITION",
     "Column",
     "Table",
     "normalize_header",
@@ -305,3 +306,11 @@ def normalize_header(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", str(text))
     ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return re.sub(r"[^0-9a-z]+", "_", ascii_text.lower()).strip("_")
+
+
+#: What a "legame" (tie) counts, in one Italian sentence shown on every page.
+TIE_DEFINITION = (
+    "Un legame è una coppia di organizzazioni con almeno una relazione attiva alla data: "
+    "più relazioni tra le stesse due organizzazioni contano come un solo legame, al livello "
+    "di collaborazione più alto."
+)

@@ -30,7 +30,8 @@ _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 
 
 def write_template(folder: str | os.PathLike[str], *,
-                   territories: gpd.GeoDataFrame | None = None) -> Path:
+                   territories: gpd.GeoDataFrame | str | os.PathLike[str] | None = None
+                   ) -> Path:
     """Write an empty workbook to fill in, with Italian headers and drop-down lists.
 
     The workbook has one sheet per table (``attori``, ``opportunita``,
@@ -44,19 +45,17 @@ def write_template(folder: str | os.PathLike[str], *,
     ----------
     folder : path-like
         Where to write ``mappa_opportunita.xlsx`` (created if missing).
-    territories : geopandas.GeoDataFrame, optional
-        The territories offered in the drop-down (default: the 11 of the project,
-        from ``data/ambiti/territories.csv`` when found, else every province).
+    territories : geopandas.GeoDataFrame or path-like, optional
+        The territories offered in the drop-down, or a territories CSV
+        (default: the 11 territories of the project).
 
     Returns
     -------
     pathlib.Path
         The workbook written.
     """
-    if territories is None:
-        from .geography import find_territories_file
-
-        territories = load_territories(find_territories_file(Path.cwd() / "data" / "ambiti"))
+    if not isinstance(territories, gpd.GeoDataFrame):
+        territories = load_territories(territories)
     wb = Workbook()
     lists = {
         "tipo_attore": list(ACTOR_KIND_LABELS),

@@ -1,0 +1,253 @@
+"""The whole job, computed once: load → validate → evaluate → write every output.
+
+:func:`build` is what ``opportunity-map build`` (and ``evaluate``, ``render``) run. It
+checks every option before reading or writing anything, loads and validates the
+data, takes the network at each date once (:mod:`opportunity_map.network`), evaluates
+once, and hands the same figures to the report, every map and the index, so that
+every page shows the same numbers, dates and target.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from ._errors import DateOrderError, UsageError
+from ._time import to_timestamp
+from .evaluation import Evaluation, check_target, evaluate
+from .io import load, save
+from .maps import Tiles, compute_figures, save_maps
+from .model import OpportunityMap
+from .network import REGION
+from .report import write_evaluation
+
+__all__ = ["OUTPUTS", "BuildResult", "Output", "build"]
+
+log = logging.getLogger(__name__)
+
+Output = Literal["data", "evaluation", "maps"]
+#: What :func:`build` can write, in the order it writes them.
+OUTPUTS: tuple[Output, ...] = ("data", "evaluation", "maps")
+
+#: Progress callback: ``progress(step_label, steps_done, steps_total)``.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, eq=False)
+class BuildResult:
+    """What :func:`build` computed and wrote.
+
+    Attributes
+    ----------
+    map : OpportunityMap
+        The loaded map.
+    territories : tuple of str
+        Slugs of the territories evaluated and rendered.
+    as_of : pandas.Timestamp
+        The date the maps show and the evaluation compares with the baseline.
+    baseline : pandas.Timestamp or None
+        The baseline, when one was given.
+    evaluation : Evaluation or None
+        The evaluation (``None`` without baseline or when not asked for).
+    notes : list of str
+        Italian sentences for the user: the dates used and why something was not
+        made.
+    written : list of pathlib.Path
+        Every file or folder written, in order.
+    open_first : pathlib.Path or None
+        What to open first (the index, the report, or the data folder).
+    """
+
+    map: OpportunityMap
+    territories: tuple[str, ...]
+    as_of: pd.Timestamp
+    baseline: pd.Timestamp | None
+    evaluation: Evaluation | None
+    notes: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    open_first: Path | None = None
+
+
+def _it_date(ts: pd.Timestamp) -> str:
+    return ts.strftime("%d/%m/%Y")
+
+
+def _check_outputs(outputs: Iterable[str]) -> tuple[Output, ...]:
+    wanted = tuple(dict.fromkeys(outputs))
+    unknown = [o for o in wanted if o not in OUTPUTS]
+    if unknown or not wanted:
+        msg = f"outputs must be a non-empty subset of {list(OUTPUTS)}, got {list(wanted)}"
+        raise UsageError(msg, param="outputs")
+    return tuple(o for o in OUTPUTS if o in wanted)
+
+
+def build(
+    source: str | Path | OpportunityMap,
+    out_dir: str | Path,
+    *,
+    outputs: Sequence[Output] = OUTPUTS,
+    baseline: object = None,
+    as_of: object = None,
+    target: float = 0.30,
+    n_boot: int = 2000,
+    seed: int | None = None,
+    territories: Sequence[str] | None = None,
+    territories_file: str | Path | None = None,
+    tiles: Tiles = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Load a map, evaluate it once and write the data, the report and the maps.
+
+    Parameters
+    ----------
+    source : path-like or OpportunityMap
+        A folder, workbook or GeoPackage (see :func:`~opportunity_map.load`), or a
+        map already loaded.
+    out_dir : path-like
+        Folder of the outputs (created if missing).
+    outputs : sequence of {"data", "evaluation", "maps"}
+        What to write: ``data`` (``dati/`` as CSV, ``mappa_opportunita.gpkg`` and
+        ``.xlsx``), ``evaluation`` (``evaluation.csv``, ``.xlsx``, ``.html``),
+        ``maps`` (one ``<slug>.html`` per territory and ``index.html``).
+    baseline : date-like, optional
+        The baseline. Without it nothing is evaluated (the notes say so) and the
+        maps show the state at ``as_of``; ``outputs=("evaluation",)`` requires it.
+    as_of : date-like, optional
+        The date the maps show and the evaluation compares; ``None`` is today
+        (stated in the notes).
+    target : float
+        The target as a fraction: 0.30 is +30% (see
+        :func:`~opportunity_map.check_target`).
+    n_boot : int
+        Bootstrap replicates of the evaluation.
+    seed : int, optional
+        Seed of the bootstrap (recorded in the report).
+    territories : sequence of str, optional
+        Territories to evaluate and render, by slug or name (any case). ``None``:
+        every territory where the data has organisations, and the whole map. The
+        data outputs always hold the whole map.
+    territories_file : path-like, optional
+        A territories CSV replacing the project's 11 territories.
+    tiles : {None, "osm"}
+        Background tiles of the maps (``"osm"`` needs the network to show them).
+    progress : callable, optional
+        Called as ``progress(step_label, done, total)`` before each step (Italian
+        labels), for a progress bar.
+
+    Returns
+    -------
+    BuildResult
+
+    Raises
+    ------
+    DataError
+        If the data has errors (nothing is written).
+    UsageError
+        If an option is invalid (:class:`~opportunity_map.DateOrderError`,
+        :class:`~opportunity_map.TargetError`,
+        :class:`~opportunity_map.UnknownTerritoryError`...); checked before anything
+        is written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     result = om.build(om.example_map(), out, baseline="2026-06-30",
+    ...                       as_of="2027-12-31", n_boot=200, seed=1)
+    ...     result.open_first.name, result.territories
+    ('index.html', ('bergamo', 'lecco'))
+    >>> result.evaluation.table["territory"].tolist()
+    ['bergamo', 'lecco', 'lombardia']
+    """
+    started = time.perf_counter()
+    wanted = _check_outputs(outputs)
+    target_value = check_target(target)
+    notes: list[str] = []
+    if as_of is None:
+        at = pd.Timestamp.today().normalize()
+        notes.append(f"Data della mappa: oggi, {_it_date(at)} (--as-of per un'altra data).")
+    else:
+        at = to_timestamp(as_of, name="as_of")
+        notes.append(f"Data della mappa: {_it_date(at)}.")
+    base = None if baseline is None else to_timestamp(baseline, name="baseline")
+    if base is not None and base >= at:
+        raise DateOrderError("baseline", base.date(), "as_of", at.date())
+    if base is None and wanted == ("evaluation",):
+        msg = "baseline is required to evaluate the change of density"
+        raise UsageError(msg, param="baseline")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+        msg = f"n_boot must be a non-negative integer, got {n_boot!r}"
+        raise UsageError(msg, param="n_boot")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        msg = f"out_dir={str(out)!r} is a file, not a folder"
+        raise UsageError(msg, param="out_dir")
+
+    steps = ["convalida", *[{"data": "esportazione dei dati", "evaluation": "valutazione",
+                             "maps": "mappe"}[o] for o in wanted]]
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        if progress is not None:
+            progress(steps[done], done, len(steps))
+        done += 1
+
+    step()
+    if isinstance(source, OpportunityMap):
+        m = source
+    else:
+        m = load(source, territories=territories_file)
+    if territories is None:
+        slugs = tuple(m.territory_slugs)
+    else:
+        names = [territories] if isinstance(territories, str) else list(territories)
+        slugs = tuple(dict.fromkeys(m.resolve_territory(t) for t in names))
+        if not slugs:
+            msg = "territories: give at least one territory, or None for all"
+            raise UsageError(msg, param="territories")
+    if not slugs:
+        notes.append("I dati non contengono organizzazioni: nessun territorio da mostrare.")
+
+    written: list[Path] = []
+    if "data" in wanted:
+        step()
+        written += [save(m, out / "dati"), save(m, out / "mappa_opportunita.gpkg"),
+                    save(m, out / "mappa_opportunita.xlsx")]
+
+    evaluation = None
+    if base is not None:
+        notes.append(f"Baseline: {_it_date(base)}; obiettivo +{100 * target_value:g}%.")
+    if "evaluation" in wanted:
+        step()
+        if base is None:
+            notes.append("Nessuna valutazione: non è stata indicata la baseline (--baseline), "
+                         "quindi la variazione di densità non è calcolata.")
+        elif slugs:
+            scopes = [*slugs, REGION] if territories is None else list(slugs)
+            evaluation = evaluate(m.network_index(), baseline=base, as_of=at,
+                                  target=target_value, n_boot=n_boot, seed=seed,
+                                  territories=scopes)
+            written += list(write_evaluation(evaluation, out).values())
+
+    if "maps" in wanted:
+        step()
+        if slugs:
+            figures = compute_figures(m, as_of=at, baseline=base, evaluation=evaluation,
+                                      target=target_value)
+            written += save_maps(m, out, territories=list(slugs), figures=figures, tiles=tiles)
+    open_first = next((p for p in reversed(written) if p.name == "index.html"), None)
+    if open_first is None:
+        open_first = next((p for p in written if p.suffix == ".html"), None)
+    if open_first is None and written:
+        open_first = written[0]
+    log.info("build done in %.2f s: %d outputs", time.perf_counter() - started, len(written))
+    return BuildResult(map=m, territories=slugs, as_of=at, baseline=base,
+                       evaluation=evaluation, notes=notes, written=written,
+                       open_first=open_first)

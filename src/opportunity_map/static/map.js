@@ -1,0 +1,859 @@
+/* opportunity_map: the map's layers, popups, search and filter, built in the
+ * browser from one JSON payload. Every string that comes from the data is put
+ * in the page with textContent / DOM properties; the only innerHTML sinks
+ * (Leaflet's layer-control labels, attribution) receive esc()-aped text. */
+(function (global) {
+  "use strict";
+  var L = global.L;
+  var SVG_NS = "http://www.w3.org/2000/svg";
+
+  // ------------------------------------------------------------------ helpers
+  function esc(value) {
+    return String(value === undefined || value === null ? "" : value).replace(
+      /[&<>"'`$\\{}\u2028\u2029]/g, function (c) { return "&#" + c.charCodeAt(0) + ";"; });
+  }
+  function now() { return global.performance ? global.performance.now() : 0; }
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+  function add(parent, child) { parent.appendChild(child); return child; }
+  function fold(text) {
+    return String(text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+  function itDate(iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    return m ? m[3] + "/" + m[2] + "/" + m[1] : "";
+  }
+  function safeHref(url) {
+    return typeof url === "string" && /^(https?:\/\/|mailto:)/i.test(url) ? url : null;
+  }
+  function safeColor(color) {
+    return typeof color === "string" && /^#[0-9a-fA-F]{6}$/.test(color) ? color : "#777777";
+  }
+  function textOrLink(text, href) {
+    var url = safeHref(href);
+    if (!url) { return document.createTextNode(String(text)); }
+    var a = el("a", null, text);
+    a.href = url;
+    if (!/^mailto:/i.test(url)) { a.target = "_blank"; a.rel = "noopener noreferrer"; }
+    return a;
+  }
+  function quiet(node) {
+    L.DomEvent.disableClickPropagation(node);
+    L.DomEvent.disableScrollPropagation(node);
+    return node;
+  }
+  function panelControl(position, build) {
+    var Control = L.Control.extend({
+      options: { position: position },
+      onAdd: function () { return quiet(build()); }
+    });
+    return new Control();
+  }
+  function collapsible(className, title, open) {
+    var details = el("details", "om-panel " + className);
+    details.open = open;
+    add(details, el("summary", null, title));
+    return details;
+  }
+
+  // ------------------------------------------------------------ shape markers
+  function shapePoints(shape, x, y, r) {
+    var s, k, a, pts = [];
+    if (shape === "square") {
+      s = r * 0.88;
+      return [[x - s, y - s], [x + s, y - s], [x + s, y + s], [x - s, y + s]];
+    }
+    if (shape === "diamond") {
+      s = r * 1.25;
+      return [[x, y - s], [x + s, y], [x, y + s], [x - s, y]];
+    }
+    if (shape === "triangle") {
+      s = r * 1.3;
+      return [[x, y - s], [x + s * 0.95, y + s * 0.62], [x - s * 0.95, y + s * 0.62]];
+    }
+    if (shape === "hexagon" || shape === "star") {
+      s = r * 1.08;
+      var n = shape === "star" ? 10 : 6;
+      for (k = 0; k < n; k++) {
+        a = (2 * Math.PI / n) * k - Math.PI / 2;
+        var rr = shape === "star" && k % 2 ? s * 0.5 : s;
+        pts.push([x + rr * Math.cos(a), y + rr * Math.sin(a)]);
+      }
+      return pts;
+    }
+    return null;
+  }
+  L.Canvas.include({
+    _updateOmShape: function (layer) {
+      if (!this._drawing || layer._empty()) { return; }
+      var p = layer._point, ctx = this._ctx, r = Math.max(Math.round(layer._radius), 1);
+      var pts = shapePoints(layer.options.shape, p.x, p.y, r);
+      ctx.beginPath();
+      if (!pts) {
+        ctx.arc(p.x, p.y, r, 0, Math.PI * 2, false);
+      } else {
+        ctx.moveTo(pts[0][0], pts[0][1]);
+        for (var k = 1; k < pts.length; k++) { ctx.lineTo(pts[k][0], pts[k][1]); }
+        ctx.closePath();
+      }
+      this._fillStroke(ctx, layer);
+    }
+  });
+  var ShapeMarker = L.CircleMarker.extend({
+    options: { shape: "circle" },
+    _updatePath: function () {
+      if (this._renderer._updateOmShape) { this._renderer._updateOmShape(this); }
+      else { this._renderer._updateCircle(this); }
+    }
+  });
+
+  /* An SVG symbol as a string; only numbers and a validated colour go in it. */
+  function symbolSvg(shape, color, hollow) {
+    var c = safeColor(color);
+    var pts = shapePoints(shape, 8, 8, 5);
+    var style = hollow
+      ? ' fill="#ffffff" stroke="' + c + '" stroke-width="1.6" stroke-dasharray="2.5 1.5"'
+      : ' fill="' + c + '" stroke="#1f1f1f" stroke-width="1"';
+    var body = pts
+      ? '<polygon points="' + pts.map(function (p) {
+        return p[0].toFixed(2) + "," + p[1].toFixed(2);
+      }).join(" ") + '"' + style + "/>"
+      : '<circle cx="8" cy="8" r="5"' + style + "/>";
+    return '<svg class="om-symbol" width="16" height="16" viewBox="0 0 16 16" ' +
+      'aria-hidden="true">' + body + "</svg>";
+  }
+  function symbolNode(shape, color, hollow) {
+    var span = el("span", "om-symbol-wrap");
+    span.innerHTML = symbolSvg(shape, color, hollow);
+    return span;
+  }
+  function lineNode(color, weight, dash, opacity) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("width", "28"); svg.setAttribute("height", "12");
+    svg.setAttribute("class", "om-symbol");
+    var line = document.createElementNS(SVG_NS, "line");
+    line.setAttribute("x1", "2"); line.setAttribute("y1", "6");
+    line.setAttribute("x2", "26"); line.setAttribute("y2", "6");
+    line.setAttribute("stroke", safeColor(color));
+    line.setAttribute("stroke-width", String(weight));
+    line.setAttribute("stroke-linecap", "round");
+    if (opacity) { line.setAttribute("stroke-opacity", String(opacity)); }
+    if (dash) { line.setAttribute("stroke-dasharray", dash); }
+    svg.appendChild(line);
+    return svg;
+  }
+  function legendRow(list, symbol, label) {
+    var li = add(list, el("li"));
+    add(li, symbol);
+    add(li, el("span", null, label));
+    return li;
+  }
+
+  // ---------------------------------------------------------------- the map
+  function pane(map, name, zIndex) {
+    var p = map.getPane(name) || map.createPane(name);
+    p.style.zIndex = String(zIndex);
+    return name;
+  }
+
+  function addBoundaries(map, data, noTiles) {
+    var b = data.boundaries || {};
+    var rBound = L.canvas({ pane: pane(map, "omBoundaries", 350) });
+    var layers = {};
+    if (b.comuni && b.comuni.features && b.comuni.features.length) {
+      layers.comuni = L.geoJSON(b.comuni, {
+        renderer: rBound, interactive: false,
+        style: { color: "#8c8c8c", weight: 0.6, opacity: 0.8,
+                 fill: noTiles, fillColor: "#fbfaf4", fillOpacity: noTiles ? 1 : 0 }
+      });
+    }
+    if (b.province && b.province.features && b.province.features.length) {
+      layers.province = L.geoJSON(b.province, {
+        renderer: rBound, interactive: false,
+        style: { color: "#303030", weight: 2.6, opacity: 0.9, fill: false }
+      });
+    }
+    if (b.ambiti && b.ambiti.features && b.ambiti.features.length) {
+      var ambiti = L.layerGroup();
+      L.geoJSON(b.ambiti, {
+        renderer: rBound, interactive: false,
+        style: { color: "#b35806", weight: 1.8, opacity: 0.9, dashArray: "7 5", fill: false }
+      }).addTo(ambiti);
+      b.ambiti.features.forEach(function (f) {
+        var lp = f.properties && f.properties.label;
+        if (!lp) { return; }
+        L.tooltip({ permanent: true, direction: "center", className: "om-ambito-label",
+                    interactive: false, opacity: 0.85 })
+          .setLatLng([lp[0], lp[1]])
+          .setContent(el("span", null, f.properties.name))
+          .addTo(ambiti);
+      });
+      layers.ambiti = ambiti;
+    }
+    return layers;
+  }
+
+  function markerStyle(group, approx) {
+    return approx
+      ? { shape: group.shape, radius: 6.5, color: safeColor(group.color), weight: 2,
+          opacity: 1, dashArray: "3 2", fillColor: "#ffffff", fillOpacity: 0.8 }
+      : { shape: group.shape, radius: 6.5, color: "#1f1f1f", weight: 1, opacity: 0.9,
+          fillColor: safeColor(group.color), fillOpacity: 0.92 };
+  }
+
+  function clusterGroup(color) {
+    var c = safeColor(color);
+    return L.markerClusterGroup({
+      maxClusterRadius: 36,
+      showCoverageOnHover: false,
+      spiderfyOnMaxZoom: true,
+      chunkedLoading: false,
+      removeOutsideVisibleBounds: true,
+      iconCreateFunction: function (cluster) {
+        var n = cluster.getChildCount();
+        var size = n < 10 ? 26 : n < 100 ? 32 : 38;
+        var div = el("div", "om-cluster");
+        div.style.background = c;
+        add(div, el("span", null, String(n)));
+        return L.divIcon({ html: div, className: "om-cluster-icon", iconSize: [size, size] });
+      }
+    });
+  }
+
+  function render(map, data, options) {
+    options = options || {};
+    var t0 = now(), marks = {};
+    function mark(name) { marks[name] = Math.round(now() - t0); }
+    var noTiles = !options.tileLayer;
+    L.DomUtil.addClass(map.getContainer(), noTiles ? "om-no-tiles" : "om-tiles");
+
+    var groups = data.groups || [];
+    var actorKinds = data.actorKinds || {};
+    var relKinds = data.relationKinds || [];
+    var levels = {};
+    (data.levels || []).forEach(function (lv) { levels[lv.value] = lv; });
+    var oppTypes = data.opportunityTypes || [];
+    var feats = (data.actors && data.actors.features) || [];
+    var rels = data.relations || [];
+    var N = feats.length, R = rels.length;
+    var baselineText = itDate(data.baseline);
+
+    // the view first, so that every layer is projected once
+    if (data.bounds) { map.fitBounds(data.bounds, { padding: [10, 10], animate: false }); }
+
+    // ---- boundaries
+    var boundaries = addBoundaries(map, data, noTiles);
+    if (boundaries.comuni) { boundaries.comuni.addTo(map); }
+    if (boundaries.province) { boundaries.province.addTo(map); }
+    if (boundaries.ambiti) { boundaries.ambiti.addTo(map); }
+
+    mark("boundaries");
+    // ---- actors
+    var rMarkers = L.canvas({ pane: pane(map, "omMarkers", 420) });
+    var props = new Array(N), latlngs = new Array(N), markers = new Array(N);
+    var visible = new Array(N), offers = new Array(N), adjacency = new Array(N);
+    for (var i = 0; i < N; i++) {
+      var f = feats[i], p = f.properties || {};
+      var c = f.geometry && f.geometry.coordinates;
+      props[i] = p;
+      latlngs[i] = L.latLng(c[1], c[0]);
+      var group = groups[p.g] || { shape: "circle", color: "#777777" };
+      var mk = new ShapeMarker(latlngs[i],
+        L.extend({ renderer: rMarkers }, markerStyle(group, !!p.x)));
+      mk.omIndex = i;
+      markers[i] = mk;
+      visible[i] = true;
+      offers[i] = {};
+      (p.o || []).forEach(function (o) { offers[i][o[0]] = true; });
+      adjacency[i] = [];
+    }
+    for (var r = 0; r < R; r++) {
+      adjacency[rels[r][0]].push(r);
+      adjacency[rels[r][1]].push(r);
+    }
+
+    var clustered = options.cluster !== false;
+    var groupLayers = groups.map(function (g) {
+      var container = L.layerGroup();
+      var flat = L.featureGroup();
+      var cluster = clusterGroup(g.color);
+      [flat, cluster].forEach(function (layer) {
+        layer.on("click", onMarkerClick);
+        layer.on("mouseover", onMarkerOver);
+        layer.on("mouseout", onMarkerOut);
+      });
+      return { group: g, container: container, flat: flat, cluster: cluster, members: [] };
+    });
+    for (i = 0; i < N; i++) {
+      if (groupLayers[props[i].g]) { groupLayers[props[i].g].members.push(i); }
+    }
+    function fillGroups() {
+      groupLayers.forEach(function (gl) {
+        var inner = clustered ? gl.cluster : gl.flat;
+        gl.container.clearLayers();
+        gl.flat.clearLayers();
+        gl.cluster.clearLayers();
+        var list = [];
+        gl.members.forEach(function (k) { if (visible[k]) { list.push(markers[k]); } });
+        if (clustered) { gl.cluster.addLayers(list); }
+        else { list.forEach(function (m) { gl.flat.addLayer(m); }); }
+        gl.container.addLayer(inner);
+      });
+    }
+    mark("markers");
+    fillGroups();
+    mark("clusters");
+    groupLayers.forEach(function (gl) { gl.container.addTo(map); });
+    mark("markersOnMap");
+
+    // ---- relations
+    // Lines are opaque on a translucent pane: blending once is much cheaper than
+    // blending every stroke, and crossings stay readable.
+    var rLines = L.canvas({ pane: pane(map, "omLines", 380) });
+    map.getPane("omLines").style.opacity = "0.6";
+    var relLayer = L.layerGroup(), newLayer = L.layerGroup();
+    var shownRelations = 0;
+    function buildRelations() {
+      relLayer.clearLayers();
+      newLayer.clearLayers();
+      var buckets = {}, fresh = [];
+      shownRelations = 0;
+      for (var k = 0; k < R; k++) {
+        var rel = rels[k];
+        if (!visible[rel[0]] || !visible[rel[1]]) { continue; }
+        var seg = [latlngs[rel[0]], latlngs[rel[1]]];
+        var key = rel[2] + "|" + rel[3];
+        (buckets[key] || (buckets[key] = [])).push(seg);
+        if (rel[5]) { fresh.push(seg); }
+        shownRelations += 1;
+      }
+      var factor = lineFactor();
+      Object.keys(buckets).forEach(function (key) {
+        var parts = key.split("|");
+        var kind = relKinds[+parts[0]] || { color: "#777777" };
+        var level = levels[+parts[1]] || { weight: 1.5 };
+        var line = L.polyline(buckets[key], {
+          renderer: rLines, interactive: false, color: safeColor(kind.color),
+          weight: level.weight * factor, opacity: 1, lineCap: "butt"
+        });
+        line.omWeight = level.weight;
+        line.addTo(relLayer);
+      });
+      if (fresh.length) {
+        var halo = L.polyline(fresh, {
+          renderer: rLines, interactive: false, color: "#ffc400", weight: HALO * factor,
+          opacity: 1, lineCap: "butt"
+        });
+        halo.omWeight = HALO;
+        halo.addTo(newLayer);
+      }
+    }
+    /* Thousands of thick lines are slow to paint and unreadable when zoomed out:
+       with many ties the lines are thinner (same proportions) until zoom 12. */
+    var HALO = 6;
+    function lineFactor() {
+      return shownRelations > DENSE_LINES && map.getZoom() < 12 ? 0.45 : 1;
+    }
+    var DENSE_LINES = 3000, lastFactor = null;
+    function restyleLines() {
+      var factor = lineFactor();
+      if (factor === lastFactor) { return; }
+      lastFactor = factor;
+      [relLayer, newLayer].forEach(function (group) {
+        group.eachLayer(function (line) { line.setStyle({ weight: line.omWeight * factor }); });
+      });
+    }
+    map.on("zoomend", restyleLines);
+    buildRelations();
+    // the highlight of new ties is drawn under the lines (same canvas)
+    newLayer.on("add", function () {
+      newLayer.eachLayer(function (halo) { halo.bringToBack(); });
+    });
+    relLayer.addTo(map);
+    if (data.baseline) { newLayer.addTo(map); }
+    mark("relations");
+
+    // ---- tooltips and popups
+    var hoverTip = L.tooltip({ direction: "top", offset: [0, -8], className: "om-tip" });
+    function onMarkerOver(e) {
+      var k = e.layer && e.layer.omIndex;
+      if (k === undefined) { return; }
+      hoverTip.setLatLng(latlngs[k]).setContent(el("span", null, props[k].n));
+      map.openTooltip(hoverTip);
+    }
+    function onMarkerOut() { map.closeTooltip(hoverTip); }
+    function onMarkerClick(e) {
+      var k = e.layer && e.layer.omIndex;
+      if (k !== undefined) { openActor(k); }
+    }
+    var popup = L.popup({ maxWidth: 380, minWidth: 260, maxHeight: 380, className: "om-popup",
+                          autoPanPadding: [30, 30] });
+
+    function groupOf(k) { return groups[props[k].g] || { label: "", color: "#777777" }; }
+    function dlRow(dl, label, value) {
+      if (value === undefined || value === null || value === "") { return; }
+      add(dl, el("dt", null, label));
+      var dd = add(dl, el("dd"));
+      if (typeof value === "object") { dd.appendChild(value); }
+      else { dd.textContent = String(value); }
+    }
+    function buildPopup(k) {
+      var p = props[k], g = groupOf(k);
+      var box = el("div", "om-pop");
+      var head = add(box, el("div", "om-pop-head"));
+      add(head, symbolNode(g.shape, g.color, !!p.x));
+      add(head, el("h3", null, p.n));
+      add(box, el("div", "om-pop-kind",
+        (actorKinds[p.k] !== undefined ? actorKinds[p.k] : p.k) + " · " + g.label));
+      if (p.x) {
+        add(box, el("div", "om-approx",
+          "Posizione approssimata (comune): il punto è nel comune, non all'indirizzo."));
+      }
+      var dl = add(box, el("dl", "om-fields"));
+      dlRow(dl, "Comune", p.c);
+      dlRow(dl, "Indirizzo", p.a);
+      if (p.w) { dlRow(dl, "Sito web", textOrLink(p.w, p.wh)); }
+      if (p.e) { dlRow(dl, "E-mail", textOrLink(p.e, p.eh)); }
+      dlRow(dl, "Telefono", p.p);
+      dlRow(dl, "Note", p.t);
+      dlRow(dl, "Codice", p.id);
+
+      var opps = p.o || [];
+      add(box, el("h4", null, "Opportunità offerte (" + opps.length + ")"));
+      if (!opps.length) {
+        add(box, el("p", "om-empty", "Nessuna opportunità registrata."));
+      } else {
+        var ul = add(box, el("ul", "om-list om-opps"));
+        opps.forEach(function (o) {
+          var li = add(ul, el("li"));
+          var type = oppTypes[o[0]] || { label: "" };
+          add(li, el("strong", null, type.label));
+          if (o[1]) { add(li, document.createTextNode(": " + o[1])); }
+          var extra = [];
+          if (o[2] !== null && o[2] !== undefined) { extra.push("posti: " + o[2]); }
+          if (o[3]) { extra.push("destinatari: " + o[3]); }
+          if (o[4]) { extra.push("note: " + o[4]); }
+          if (extra.length) { add(li, el("div", "om-sub", extra.join(" · "))); }
+        });
+      }
+
+      var ties = adjacency[k].slice();
+      add(box, el("h4", null, "Legami (" + ties.length + ") · grado " + (p.d || 0)));
+      if (!ties.length) {
+        add(box, el("p", "om-empty",
+          "Nessun legame registrato con organizzazioni della mappa."));
+      } else {
+        ties.sort(function (a, b) {
+          return (rels[b][3] - rels[a][3]) ||
+            String(props[other(a, k)].n).localeCompare(String(props[other(b, k)].n), "it");
+        });
+        var tl = add(box, el("ul", "om-list om-ties"));
+        ties.slice(0, 150).forEach(function (ri) {
+          var rel = rels[ri], j = other(ri, k);
+          var kind = relKinds[rel[2]] || { label: "", color: "#777777" };
+          var lv = levels[rel[3]] || { label: "" };
+          var li = add(tl, el("li"));
+          add(li, lineNode(kind.color, Math.min(lv.weight || 2, 5)));
+          var btn = add(li, el("button", "om-link", props[j].n));
+          btn.type = "button";
+          btn.addEventListener("click", function () { focusActor(j); });
+          // a tie gathers every active relation of the pair: list their kinds
+          var kindLabels = (rel[7] || [rel[2]]).map(function (c) {
+            return (relKinds[c] || { label: "" }).label;
+          });
+          var bits = kindLabels.join(", ") + "; livello " + rel[3] +
+            (lv.label ? " (" + lv.label + ")" : "");
+          if (rel[4]) { bits += ", dal " + itDate(rel[4]); }
+          if (rel[8] > 1) { bits += " · " + rel[8] + " relazioni"; }
+          add(li, el("div", "om-sub", bits));
+          if (rel[5]) { add(li, el("span", "om-new", "nuovo dal " + baselineText)); }
+          if (rel[6]) { add(li, el("div", "om-sub", "Note: " + rel[6])); }
+        });
+        if (ties.length > 150) {
+          add(box, el("p", "om-empty", "… e altri " + (ties.length - 150) + " legami."));
+        }
+      }
+      return box;
+    }
+    function other(ri, k) { return rels[ri][0] === k ? rels[ri][1] : rels[ri][0]; }
+    function openActor(k) {
+      popup.setLatLng(latlngs[k]).setContent(buildPopup(k)).openOn(map);
+    }
+    var focusToken = 0;
+    function focusActor(k) {
+      if (!visible[k]) { setFilter(""); }
+      var gl = groupLayers[props[k].g];
+      if (gl && !map.hasLayer(gl.container)) { gl.container.addTo(map); }
+      if (gl && clustered && gl.cluster.hasLayer(markers[k]) && !map.hasLayer(markers[k])) {
+        // inside a cluster: zoom (or spiderfy) until it shows; markercluster does
+        // not always call back when nothing has to move, hence the fallback
+        map.closePopup(popup);
+        var token = ++focusToken;
+        var finish = function () {
+          if (token === focusToken) { focusToken += 1; openActor(k); }
+        };
+        gl.cluster.zoomToShowLayer(markers[k], finish);
+        global.setTimeout(finish, 1500);
+      } else {
+        focusToken += 1;
+        map.setView(latlngs[k], Math.max(map.getZoom(), 12), { animate: false });
+        openActor(k);
+      }
+    }
+
+    // ---- filter and search
+    var filterSelect, statusLine, resultsList, searchInput, clusterBox;
+    function setFilter(code) {
+      for (var k = 0; k < N; k++) { visible[k] = code === "" || !!offers[k][code]; }
+      if (filterSelect) { filterSelect.value = code; }
+      map.closePopup(popup);
+      fillGroups();
+      buildRelations();
+      updateStatus();
+    }
+    function updateStatus() {
+      if (!statusLine) { return; }
+      var n = 0;
+      for (var k = 0; k < N; k++) { if (visible[k]) { n += 1; } }
+      statusLine.textContent = "Visibili: " + n + " organizzazioni su " + N + ", " +
+        shownRelations + " legami su " + R + ".";
+    }
+    var folded = null;
+    function search(query) {
+      var q = fold(query).trim();
+      var hits = [];
+      if (q.length < 2) { return hits; }
+      if (!folded) { folded = props.map(function (p) { return [fold(p.n), fold(p.c)]; }); }
+      for (var k = 0; k < N; k++) {
+        var a = folded[k][0].indexOf(q), b = folded[k][1].indexOf(q);
+        if (a >= 0 || b >= 0) { hits.push([a === 0 ? 0 : a > 0 ? 1 : b === 0 ? 2 : 3, k]); }
+      }
+      hits.sort(function (x, y) {
+        return x[0] - y[0] || String(props[x[1]].n).localeCompare(String(props[y[1]].n), "it");
+      });
+      return hits.map(function (h) { return h[1]; });
+    }
+    function showResults(query) {
+      resultsList.textContent = "";
+      var hits = search(query);
+      if (fold(query).trim().length < 2) { resultsList.hidden = true; return hits; }
+      resultsList.hidden = false;
+      if (!hits.length) {
+        add(resultsList, el("li", "om-empty", "Nessun risultato."));
+        return hits;
+      }
+      hits.slice(0, 20).forEach(function (k) {
+        var li = add(resultsList, el("li", "om-result"));
+        var btn = add(li, el("button", "om-link"));
+        btn.type = "button";
+        add(btn, el("strong", "om-result-name", props[k].n));
+        add(btn, el("span", "om-sub", (props[k].c || "") + " · " + groupOf(k).label +
+          (visible[k] ? "" : " (nascosta dal filtro)")));
+        btn.addEventListener("click", function () { focusActor(k); });
+      });
+      if (hits.length > 20) {
+        add(resultsList,
+          el("li", "om-empty", "… altri " + (hits.length - 20) + " risultati."));
+      }
+      return hits;
+    }
+
+    var tools = panelControl("topleft", function () {
+      var box = el("div", "om-panel om-tools");
+      var lab = add(box, el("label", "om-label", "Cerca un'organizzazione o un comune"));
+      searchInput = add(box, el("input", "om-search"));
+      searchInput.type = "search";
+      searchInput.placeholder = "Nome o comune…";
+      searchInput.setAttribute("aria-label", "Cerca per nome o comune");
+      lab.appendChild(searchInput);
+      resultsList = add(box, el("ul", "om-results"));
+      resultsList.hidden = true;
+      var timer = null;
+      searchInput.addEventListener("input", function () {
+        global.clearTimeout(timer);
+        timer = global.setTimeout(function () { showResults(searchInput.value); }, 120);
+      });
+      searchInput.addEventListener("keydown", function (ev) {
+        if (ev.key === "Enter") {
+          var hits = showResults(searchInput.value);
+          if (hits.length) { focusActor(hits[0]); }
+        } else if (ev.key === "Escape") {
+          searchInput.value = ""; showResults("");
+        }
+      });
+      var flab = add(box, el("label", "om-label", "Mostra solo chi offre"));
+      filterSelect = add(flab, el("select", "om-filter"));
+      filterSelect.setAttribute("aria-label", "Filtra per tipo di opportunità");
+      var all = add(filterSelect, el("option", null, "Tutte le organizzazioni"));
+      all.value = "";
+      oppTypes.forEach(function (t, k) {
+        if (!t.count) { return; }
+        var opt = add(filterSelect, el("option", null, t.label + " (" + t.count + ")"));
+        opt.value = String(k);
+      });
+      filterSelect.addEventListener("change", function () { setFilter(filterSelect.value); });
+      var clab = add(box, el("label", "om-check"));
+      clusterBox = add(clab, el("input"));
+      clusterBox.type = "checkbox";
+      clusterBox.checked = clustered;
+      add(clab, document.createTextNode(" Raggruppa le organizzazioni vicine"));
+      clusterBox.addEventListener("change", function () {
+        clustered = clusterBox.checked;
+        map.closePopup(popup);
+        fillGroups();
+      });
+      statusLine = add(box, el("div", "om-status"));
+      updateStatus();
+      return box;
+    });
+    tools.addTo(map);
+
+    // ---- summary panel
+    var s = data.summary || {};
+    panelControl("bottomleft", function () {
+      var box = collapsible("om-summary", s.title || data.title || "Riepilogo", true);
+      (s.lines || []).forEach(function (line) { add(box, el("p", "om-sub", line)); });
+      var table = add(box, el("table", "om-table"));
+      var thead = add(table, el("thead"));
+      var hr = add(thead, el("tr"));
+      ["Gruppo", "Organizzazioni", "Legami"].forEach(function (h) {
+        add(hr, el("th", null, h));
+      });
+      var tbody = add(table, el("tbody"));
+      (s.rows || []).forEach(function (row) {
+        var tr = add(tbody, el("tr"));
+        var td = add(tr, el("td"));
+        var g = groups[row.group];
+        if (g) { add(td, symbolNode(g.shape, g.color, false)); }
+        add(td, el("span", null, row.label));
+        add(tr, el("td", "om-num", row.actors));
+        add(tr, el("td", "om-num", row.ties));
+      });
+      if (s.total) {
+        var tf = add(add(table, el("tfoot")), el("tr"));
+        add(tf, el("th", null, "Totale"));
+        add(tf, el("th", "om-num", s.total.actors));
+        add(tf, el("th", "om-num", s.total.ties));
+      }
+      var dl = add(box, el("dl", "om-fields"));
+      (s.figures || []).forEach(function (fig) { dlRow(dl, fig[0], fig[1]); });
+      (s.notes || []).forEach(function (note) { add(box, el("p", "om-note", note)); });
+      return box;
+    }).addTo(map);
+
+    // ---- legend
+    panelControl("bottomright", function () {
+      var box = collapsible("om-legend", "Legenda", true);
+      add(box, el("h4", null, "Organizzazioni"));
+      var ul = add(box, el("ul", "om-legend-list"));
+      groups.forEach(function (g) {
+        legendRow(ul, symbolNode(g.shape, g.color, false), g.label);
+      });
+      legendRow(ul, symbolNode("circle", "#555555", true), "Posizione approssimata (comune)");
+      var usedKinds = {};
+      rels.forEach(function (rel) { usedKinds[rel[2]] = true; });
+      if (R) {
+        add(box, el("h4", null, "Legami: tipo (colore)"));
+        var kl = add(box, el("ul", "om-legend-list"));
+        relKinds.forEach(function (k, idx) {
+          if (usedKinds[idx]) { legendRow(kl, lineNode(k.color, 3), k.label); }
+        });
+        add(box, el("h4", null, "Legami: livello (spessore)"));
+        var ll = add(box, el("ul", "om-legend-list"));
+        (data.levels || []).forEach(function (lv) {
+          legendRow(ll, lineNode("#555555", lv.weight), lv.value + " – " + lv.label);
+        });
+        if (data.baseline) {
+          legendRow(ll, lineNode("#ffc400", 8, null, 0.6), "Legame nuovo dal " + baselineText);
+        }
+      }
+      add(box, el("h4", null, "Confini"));
+      var bl = add(box, el("ul", "om-legend-list"));
+      legendRow(bl, lineNode("#303030", 2.6), "Provincia");
+      if (boundaries.ambiti) {
+        legendRow(bl, lineNode("#b35806", 1.8, "7 5"), "Ambito territoriale");
+      }
+      legendRow(bl, lineNode("#8c8c8c", 1), "Comune");
+      return box;
+    }).addTo(map);
+
+    // ---- attribution
+    (data.credits || []).forEach(function (credit) {
+      map.attributionControl.addAttribution(esc(credit));
+    });
+
+    // ---- layer control, added last so that every layer exists
+    var overlays = {};
+    groupLayers.forEach(function (gl) {
+      overlays[symbolSvg(gl.group.shape, gl.group.color, false) + " " + esc(gl.group.label) +
+        ' <span class="om-count">(' + gl.members.length + ")</span>"] = gl.container;
+    });
+    overlays['Legami <span class="om-count">(' + R + ")</span>"] = relLayer;
+    if (data.baseline) {
+      overlays[esc("Legami nuovi dal " + baselineText)] = newLayer;
+    }
+    if (boundaries.ambiti) { overlays["Ambiti territoriali"] = boundaries.ambiti; }
+    if (boundaries.comuni) { overlays["Comuni"] = boundaries.comuni; }
+    if (boundaries.province) { overlays["Confine provinciale"] = boundaries.province; }
+    var bases = null;
+    if (options.tileLayer) {
+      bases = { "OpenStreetMap": options.tileLayer, "Nessuno sfondo": L.layerGroup() };
+    }
+    var layerControl = L.control.layers(bases, overlays,
+      { collapsed: false, position: "topright" }).addTo(map);
+
+    mark("controls");
+
+    function counts() {
+      var markersShown = 0, lines = 0;
+      groupLayers.forEach(function (gl) {
+        markersShown += (clustered ? gl.cluster : gl.flat).getLayers().length;
+      });
+      relLayer.eachLayer(function (pl) { lines += pl.getLatLngs().length; });
+      var halo = newLayer.getLayers();
+      return { actors: N, markers: markersShown, relations: R, relationLines: lines,
+               newLines: halo.length ? halo[0].getLatLngs().length : 0 };
+    }
+    var api = {
+      map: map, counts: counts, search: search, openActor: openActor, focusActor: focusActor,
+      setFilter: setFilter, layerControl: layerControl,
+      indexOf: function (id) {
+        for (var k = 0; k < N; k++) { if (props[k].id === id) { return k; } }
+        return -1;
+      },
+      renderMs: now() - t0, marks: marks
+    };
+    return api;
+  }
+
+  // ------------------------------------------------------------- index page
+  function renderIndex(map, data, options) {
+    options = options || {};
+    var t0 = global.performance ? global.performance.now() : 0;
+    L.DomUtil.addClass(map.getContainer(), options.tileLayer ? "om-tiles" : "om-no-tiles");
+    var rPoly = L.canvas({ pane: pane(map, "omBoundaries", 350) });
+    var fc = data.territories || { type: "FeatureCollection", features: [] };
+    var popup = L.popup({ maxWidth: 320, className: "om-popup" });
+    function mapLink(p, text) {
+      var ok = typeof p.href === "string" && /^[a-z0-9][a-z0-9_-]*\.html$/.test(p.href);
+      if (!ok) {
+        return el("span", "om-sub", text === undefined ? "mappa non generata" : text);
+      }
+      var href = p.href;
+      var a = el("a", "om-maplink", text === undefined ? "Apri la mappa del territorio" : text);
+      a.href = href;
+      return a;
+    }
+    function card(p) {
+      var box = el("div", "om-pop");
+      add(box, el("h3", null, p.name));
+      var dl = add(box, el("dl", "om-fields"));
+      (p.figures || []).forEach(function (fig) { dlRow(dl, fig[0], fig[1]); });
+      add(box, mapLink(p));
+      return box;
+    }
+    function dlRow(dl, label, value) {
+      if (value === undefined || value === null || value === "") { return; }
+      add(dl, el("dt", null, label));
+      add(dl, el("dd", null, value));
+    }
+    var polys = L.geoJSON(fc, {
+      renderer: rPoly,
+      style: function (f) {
+        return { color: "#333333", weight: 1.4, fillColor: safeColor(f.properties.fill),
+                 fillOpacity: 0.78 };
+      },
+      onEachFeature: function (f, layer) {
+        var p = f.properties;
+        layer.bindTooltip(function () {
+          var t = el("div");
+          add(t, el("strong", null, p.name));
+          if (p.headline) { add(t, el("div", null, p.headline)); }
+          return t;
+        }, { sticky: true, className: "om-tip" });
+        layer.on("click", function (e) {
+          popup.setLatLng(e.latlng).setContent(card(p)).openOn(map);
+        });
+      }
+    }).addTo(map);
+    var labels = L.layerGroup().addTo(map);
+    fc.features.forEach(function (f) {
+      var lp = f.properties.label;
+      if (!lp) { return; }
+      var t = el("div");
+      add(t, el("strong", null, f.properties.name));
+      if (f.properties.short) { add(t, el("span", "om-short", " " + f.properties.short)); }
+      L.tooltip({ permanent: true, direction: "center", className: "om-index-label",
+                  interactive: false })
+        .setLatLng([lp[0], lp[1]]).setContent(t).addTo(labels);
+    });
+
+    panelControl("topright", function () {
+      var box = collapsible("om-summary om-index", data.title || "Mappe delle opportunità",
+        true);
+      (data.lines || []).forEach(function (line) { add(box, el("p", "om-sub", line)); });
+      var table = add(box, el("table", "om-table"));
+      var hr = add(add(table, el("thead")), el("tr"));
+      (data.columns || []).forEach(function (h) { add(hr, el("th", null, h)); });
+      var tbody = add(table, el("tbody"));
+      fc.features.forEach(function (f) {
+        var p = f.properties;
+        var tr = add(tbody, el("tr"));
+        var cell = add(add(tr, el("td")), el("span", "om-name-cell"));
+        var sw = add(cell, el("span", "om-swatch"));
+        sw.style.background = safeColor(p.fill);
+        add(cell, mapLink(p, p.name));
+        (p.cells || []).forEach(function (cell) { add(tr, el("td", "om-num", cell)); });
+      });
+      (data.notes || []).forEach(function (note) { add(box, el("p", "om-note", note)); });
+      return box;
+    }).addTo(map);
+
+    panelControl("bottomright", function () {
+      var box = collapsible("om-legend", data.legendTitle || "Legenda", true);
+      var ul = add(box, el("ul", "om-legend-list"));
+      (data.legend || []).forEach(function (item) {
+        var sw = el("span", "om-swatch");
+        sw.style.background = safeColor(item.color);
+        legendRow(ul, sw, item.label);
+      });
+      return box;
+    }).addTo(map);
+
+    (data.credits || []).forEach(function (credit) {
+      map.attributionControl.addAttribution(esc(credit));
+    });
+    var overlays = { "Territori": polys, "Etichette": labels };
+    var bases = options.tileLayer
+      ? { "OpenStreetMap": options.tileLayer, "Nessuno sfondo": L.layerGroup() } : null;
+    var layerControl = L.control.layers(bases, overlays,
+      { collapsed: true, position: "topleft" }).addTo(map);
+    if (data.bounds) { map.fitBounds(data.bounds, { padding: [10, 10], animate: false }); }
+    return {
+      map: map, layerControl: layerControl,
+      counts: function () { return { territories: polys.getLayers().length }; },
+      renderMs: (global.performance ? global.performance.now() : 0) - t0
+    };
+  }
+
+  function start(kind, map, dataId, options) {
+    var node = document.getElementById(dataId);
+    var t0 = global.performance ? global.performance.now() : 0;
+    var data = JSON.parse(node.textContent);
+    var t1 = global.performance ? global.performance.now() : 0;
+    var api = (kind === "index" ? renderIndex : render)(map, data, options);
+    api.parseMs = t1 - t0;
+    api.readyAt = global.performance ? global.performance.now() : 0;
+    global.opportunityMaps = global.opportunityMaps || [];
+    global.opportunityMaps.push(api);
+    document.documentElement.setAttribute("data-om-ready",
+      String(global.opportunityMaps.length));
+    return api;
+  }
+
+  global.opportunityMap = { render: render, renderIndex: renderIndex, start: start, esc: esc };
+})(window);
