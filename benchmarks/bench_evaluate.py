@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"synthetic map: {m!r} built in {time.perf_counter() - t:.2f} s")
 
     t = time.perf_counter()
-    ev = evaluate(m, baseline=BASELINE, at=AT, n_boot=args.boot, seed=args.seed)
+    ev = evaluate(m, baseline=BASELINE, as_of=AT, n_boot=args.boot, seed=args.seed)
     wall = time.perf_counter() - t
     region = ev.table.set_index("territory").loc["lombardia"]
     print(
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print(ev.table[cols].to_string(index=False))
 
     tracemalloc.start()
-    evaluate(m, baseline=BASELINE, at=AT, n_boot=args.boot, seed=args.seed)
+    evaluate(m, baseline=BASELINE, as_of=AT, n_boot=args.boot, seed=args.seed)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     small = build_map(5000, 25000, seed=1)
     scope, n_boot = "lodi", 200
     t = time.perf_counter()
-    fast = evaluate(small, baseline=BASELINE, at=AT, n_boot=n_boot, seed=args.seed,
+    fast = evaluate(small, baseline=BASELINE, as_of=AT, n_boot=n_boot, seed=args.seed,
                     territories=[scope])
     fast_time = time.perf_counter() - t
     t = time.perf_counter()

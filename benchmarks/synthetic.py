@@ -36,7 +36,8 @@ __all__ = ["load_territories", "make_synthetic_map", "write_synthetic_map"]
 
 logger = logging.getLogger(__name__)
 
-TERRITORIES_CSV = Path(__file__).resolve().parents[1] / "src" / "opportunity_map" / "data" / "territories.csv"
+TERRITORIES_CSV = (Path(__file__).resolve().parents[1] / "src" / "opportunity_map" / "data"
+                   / "territories.csv")
 
 #: Relative frequency of each actor kind (firms and cooperatives are the many).
 _KIND_WEIGHTS = {

@@ -14,8 +14,8 @@ added later cannot silently bring a CDN back.
 
 The map's own style sheet and script are files of the package (``static/map.css``,
 ``static/map.js``, read with :func:`static_text`): the script builds the layers,
-popups, search, filter, legend and summary in the browser from the JSON payload of :mod:`opportunity_map.maps`,
-writing every string from the data with ``textContent``.
+popups, search, filter, legend and summary in the browser from the JSON payload of
+:mod:`opportunity_map.maps`, writing every string from the data with ``textContent``.
 """
 
 from __future__ import annotations

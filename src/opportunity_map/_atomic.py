@@ -26,8 +26,12 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 
     Examples
     --------
-    >>> with atomic_path("out/table.csv") as tmp:  # doctest: +SKIP
-    ...     frame.to_csv(tmp)
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with atomic_path(Path(folder) / "table.csv") as tmp:
+    ...         _ = tmp.write_text("a,b\\n1,2\\n", encoding="utf-8")
+    ...     sorted(p.name for p in Path(folder).iterdir())
+    ['table.csv']
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -407,8 +407,9 @@ def evaluate(
         ``n_panel`` (actors active at both dates), ``n_entrants`` (active at
         ``as_of`` and not at the baseline), ``n_exits`` (active at the baseline and
         not at ``as_of``); ``ties_baseline``, ``ties_at``, ``density_baseline``,
-        ``density_at`` of the panel (the ``*_at`` columns are at ``as_of``); ``change_pct`` (relative change of the panel density, in
-        percent: 31.25 means +31.25%); ``ci_low_pct``, ``ci_high_pct`` (95%
+        ``density_at`` of the panel (the ``*_at`` columns are at ``as_of``);
+        ``change_pct`` (relative change of the panel density, in percent: 31.25
+        means +31.25%); ``ci_low_pct``, ``ci_high_pct`` (95%
         percentile bootstrap interval), ``se_pct`` (bootstrap standard error),
         ``p_no_increase`` (share of replicates where the density did not increase);
         ``target_pct``; ``verdict``; ``target_met_point``; weighted density and
@@ -476,8 +477,15 @@ def evaluate(
 
     Examples
     --------
-    >>> ev = evaluate(m, baseline="2026-03-31", at="2028-12-31", seed=1)  # doctest: +SKIP
-    >>> ev.table[["territory", "change_pct", "ci_low_pct", "verdict"]]  # doctest: +SKIP
+    >>> m = om.example_map()
+    >>> ev = evaluate(m, baseline="2026-06-30", as_of="2027-12-31", n_boot=500, seed=1)
+    >>> ev
+    <Evaluation 2026-06-30 -> 2027-12-31: 3 territori, target +30%, 500 replicati bootstrap, seed 1>
+    >>> ev.table[["territory", "n_panel", "change_pct", "verdict"]]
+       territory  n_panel  change_pct        verdict
+    0    bergamo        5        50.0   inconclusive
+    1      lecco        2         NaN  not_evaluable
+    2  lombardia        7        40.0   inconclusive
     """
     t0 = to_timestamp(baseline, name="baseline")
     t1 = resolve_as_of(as_of)

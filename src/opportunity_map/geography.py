@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import logging
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -271,7 +272,7 @@ def project_territories() -> gpd.GeoDataFrame:
     return _project_territories().copy()
 
 
-def load_territories(path: str | Path | None = None) -> gpd.GeoDataFrame:
+def load_territories(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFrame:
     """Territories with their province polygons.
 
     Parameters

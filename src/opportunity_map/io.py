@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import errno
 import logging
-from importlib import resources
 import os
+from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
@@ -57,10 +57,11 @@ def load(path: PathLike, *, territories: PathLike | None = None) -> OpportunityM
 
     Examples
     --------
-    >>> import opportunity_map as om
-    >>> m = om.load("data/ambiti")  # doctest: +SKIP
-    >>> m.actors.crs.to_epsg()  # doctest: +SKIP
-    4326
+    >>> from importlib import resources
+    >>> with resources.as_file(resources.files("opportunity_map") / "data" / "example") as p:
+    ...     m = om.load(p)
+    >>> m.actors.crs.to_epsg(), m.territory_slugs
+    (4326, ['bergamo', 'lecco'])
     """
     m, problems = _assemble(Path(path), territories)
     for p in problems:
@@ -461,7 +462,9 @@ def _locate(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     joined = gpd.sjoin(points, polygons[["geometry"]], how="left", predicate="within")
     joined = joined[~joined.index.duplicated(keep="first")]
     right = joined["index_right"] if "index_right" in joined else joined.iloc[:, -1]
-    return right.fillna(-1).astype(np.int64).reindex(range(len(x)), fill_value=-1).to_numpy()
+    located: np.ndarray = (right.fillna(-1).astype(np.int64)
+                           .reindex(range(len(x)), fill_value=-1).to_numpy())
+    return located
 
 
 # --------------------------------------------------------------------------- saving
@@ -480,7 +483,7 @@ def _text(value: object) -> str:
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d")
+        return str(value.strftime("%Y-%m-%d"))
     if isinstance(value, float | np.floating):
         return "" if np.isnan(value) else repr(float(value))
     return str(value)

@@ -239,7 +239,7 @@ class OpportunityLayer(JSCSSMixin):
     def __init__(self, data: Mapping[str, Any], *,
                  kind: Literal["territory", "index"] = "territory", cluster: bool = True,
                  tile_layer: folium.TileLayer | None = None) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         if kind not in ("territory", "index"):
             msg = f"kind must be 'territory' or 'index', got {kind!r}"
             raise ValueError(msg)
@@ -256,7 +256,7 @@ class OpportunityLayer(JSCSSMixin):
         if not isinstance(figure, OfflineFigure) or not isinstance(parent, folium.Map):
             msg = "OpportunityLayer must be added directly to an OfflineMap"
             raise TypeError(msg)
-        super().render(**kwargs)
+        super().render(**kwargs)  # type: ignore[no-untyped-call]
         data_id = f"{self.get_name()}_data"
         figure.header.add_child(
             _RawHtml(f"<style>\n{static_text('map.css')}</style>\n"

@@ -458,7 +458,7 @@ def block_density(net: Network, *, territory: str | None = None) -> pd.DataFrame
     Examples
     --------
     >>> m = om.example_map()
-    >>> block_density(m.network("2026-06-30"), territory="bergamo").loc["cm", "cooperazione"]
+    >>> float(block_density(m.network("2026-06-30"), territory="bergamo").loc["cm", "cooperazione"])
     1.0
     """
     sub = net.territory(territory)

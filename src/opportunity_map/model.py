@@ -130,7 +130,7 @@ class OpportunityMap:
         --------
         >>> m = om.example_map()
         >>> m.network("2026-06-30")
-        <Network al 2026-06-30: 5 attori attivi, 4 legami>
+        <Network al 2026-06-30: 8 attori attivi, 6 legami>
         """
         return self.network_index().at(as_of)
 

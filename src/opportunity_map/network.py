@@ -70,32 +70,32 @@ def actor_groups(actors: pd.DataFrame) -> pd.Series:
     Returns
     -------
     pandas.Series of object
-        One of :data:`opportunity_map.schema.GROUPS` per actor, ``None`` when the
-        group is neither given nor derivable from a known kind.
+        The ``group`` as given when not empty (a value outside
+        :data:`opportunity_map.schema.GROUPS` is kept, and counts as an unknown group
+        in the metrics), else the group of a known ``kind``, else ``None``.
 
     Examples
     --------
     >>> actor_groups(pd.DataFrame({"kind": ["impresa", "cooperativa_b", "?"]})).tolist()
     ['imprese', 'cooperazione', None]
     """
-    def known(value: object, vocabulary: dict[str, str] | tuple[str, ...]) -> str | None:
-        text = value.strip() if isinstance(value, str) else None
-        if text is None or text not in vocabulary:
-            return None
-        return KIND_TO_GROUP[text] if isinstance(vocabulary, dict) else text
+    def text(value: object) -> str | None:
+        stripped = value.strip() if isinstance(value, str) else ""
+        return stripped or None
 
     kinds = actors["kind"] if "kind" in actors else pd.Series(None, index=actors.index)
-    derived = [known(k, KIND_TO_GROUP) for k in kinds]
+    groups = [KIND_TO_GROUP.get(k) if (k := text(kind)) else None for kind in kinds]
     if "group" in actors:
-        given = [known(g, GROUPS) for g in actors["group"]]
-        derived = [g if g is not None else d for g, d in zip(given, derived, strict=True)]
-    return pd.Series(derived, index=actors.index, dtype=object)
+        groups = [given if (given := text(g)) else derived
+                  for g, derived in zip(actors["group"], groups, strict=True)]
+    return pd.Series(groups, index=actors.index, dtype=object)
 
 
 def _dates(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column not in frame:
         return np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[ns]")
-    return pd.to_datetime(frame[column]).to_numpy(dtype="datetime64[ns]")
+    dates: np.ndarray = pd.to_datetime(frame[column]).to_numpy(dtype="datetime64[ns]")
+    return dates
 
 
 @dataclass(frozen=True, eq=False)

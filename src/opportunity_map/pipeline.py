@@ -75,7 +75,7 @@ class BuildResult:
 
 
 def _it_date(ts: pd.Timestamp) -> str:
-    return ts.strftime("%d/%m/%Y")
+    return str(ts.strftime("%d/%m/%Y"))
 
 
 def _check_outputs(outputs: Iterable[str]) -> tuple[Output, ...]:
@@ -200,10 +200,8 @@ def build(
         done += 1
 
     step()
-    if isinstance(source, OpportunityMap):
-        m = source
-    else:
-        m = load(source, territories=territories_file)
+    m = source if isinstance(source, OpportunityMap) else load(source,
+                                                                 territories=territories_file)
     if territories is None:
         slugs = tuple(m.territory_slugs)
     else:

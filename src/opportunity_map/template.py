@@ -54,22 +54,22 @@ def write_template(folder: str | os.PathLike[str], *,
     pathlib.Path
         The workbook written.
     """
-    if not isinstance(territories, gpd.GeoDataFrame):
-        territories = load_territories(territories)
+    table: gpd.GeoDataFrame = (territories if isinstance(territories, gpd.GeoDataFrame)
+                               else load_territories(territories))
     wb = Workbook()
     lists = {
         "tipo_attore": list(ACTOR_KIND_LABELS),
         "tipo_opportunita": list(OPPORTUNITY_TYPE_LABELS),
         "tipo_relazione": list(RELATION_KIND_LABELS),
         "livello": [f"{k} - {v}" for k, v in LEVEL_LABELS.items()],
-        "territorio": [str(s) for s in territories["slug"]],
+        "territorio": [str(s) for s in table["slug"]],
     }
     labels = {
         "tipo_attore": list(ACTOR_KIND_LABELS.values()),
         "tipo_opportunita": list(OPPORTUNITY_TYPE_LABELS.values()),
         "tipo_relazione": list(RELATION_KIND_LABELS.values()),
         "livello": ["scala PARTNER"] * len(LEVEL_LABELS),
-        "territorio": [str(n) for n in territories["name"]],
+        "territorio": [str(n) for n in table["name"]],
     }
     ranges = _write_lists(wb, lists, labels)
     dropdowns = {
