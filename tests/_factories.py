@@ -141,3 +141,36 @@ def random_map(seed: int, n: int = 80, r: int = 300) -> OpportunityMap:
         for _ in range(r)
     ]
     return make_map(actors, relations)
+
+
+def is_active(since: object, until: object, as_of: object) -> bool:
+    """The "active at t" rule written out by hand: inclusive bounds, empty = open."""
+    t = pd.Timestamp(as_of)
+    return (pd.isna(since) or pd.Timestamp(since) <= t) and (
+        pd.isna(until) or t <= pd.Timestamp(until))
+
+
+def raw_graph(m: OpportunityMap, as_of: object, *, territory: str | None = None) -> nx.Graph:
+    """The network at ``as_of`` built straight from the raw rows, without the library.
+
+    Nodes: actors active at ``as_of`` (of ``territory`` when given) with their ``group``
+    and ``territory``; an edge for every pair of distinct such actors with at least one
+    active relation, ``level`` the strongest of them.
+    """
+    g = nx.Graph()
+    for row in m.actors.to_dict("records"):
+        if is_active(row.get("since"), row.get("until"), as_of) and (
+                territory is None or row.get("territory") == territory):
+            g.add_node(str(row["id"]), group=row.get("group"), territory=row.get("territory"))
+    for rel in m.relations.to_dict("records"):
+        a, b = str(rel["source"]), str(rel["target"])
+        if a == b or a not in g or b not in g:
+            continue
+        if not is_active(rel.get("since"), rel.get("until"), as_of):
+            continue
+        level = int(rel["level"])
+        if g.has_edge(a, b):
+            g.edges[a, b]["level"] = max(g.edges[a, b]["level"], level)
+        else:
+            g.add_edge(a, b, level=level)
+    return g

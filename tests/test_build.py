@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import re
 from pathlib import Path
 
@@ -29,13 +31,25 @@ def _digest(folder: Path) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's command (``--bootstrap 200`` for speed), run once for the module."""
     out = tmp_path_factory.mktemp("build") / "out"
     before = _digest(BUNDLED)
-    status = main(["build", str(BUNDLED), "--baseline", "2026-06-30", "--at", "2027-12-31",
-                   "--bootstrap", "200", "--seed", "1", "--quiet", "--out", str(out)])
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        status = main(["build", str(BUNDLED), "--baseline", "2026-06-30", "--as-of",
+                       "2027-12-31", "--bootstrap", "200", "--seed", "1", "--quiet",
+                       "--out", str(out)])
     assert status == 0
     assert _digest(BUNDLED) == before  # inputs never modified
+    (out.parent / "stdout.txt").write_text(stdout.getvalue(), encoding="utf-8")
     return out
+
+
+def test_build_says_what_to_open(built: Path) -> None:
+    lines = (built.parent / "stdout.txt").read_text(encoding="utf-8").splitlines()
+    assert lines[-1] == f"Apri: {built / 'index.html'}"
+    assert "Data della mappa: 31/12/2027." in lines  # the notes state the dates used
+    assert not any(line.startswith("Scritto:") for line in lines)  # --quiet
 
 
 def test_bundled_data_is_valid() -> None:

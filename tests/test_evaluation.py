@@ -9,8 +9,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from _factories import make_map, random_map
+from _factories import is_active, make_map, random_map, raw_graph
 
+from opportunity_map import DateOrderError, TargetError, UnknownTerritoryError, UsageError
 from opportunity_map._time import active_mask
 from opportunity_map.evaluation import (
     TABLE_COLUMNS,
@@ -63,7 +64,7 @@ def panel_map():
 
 @pytest.fixture(scope="module")
 def panel_eval() -> Evaluation:
-    return evaluate(panel_map(), baseline=BASE, at=AT, n_boot=300, seed=7)
+    return evaluate(panel_map(), baseline=BASE, as_of=AT, n_boot=300, seed=7)
 
 
 def row(ev: Evaluation, territory: str) -> pd.Series:
@@ -147,7 +148,7 @@ def test_semester_series(panel_eval: Evaluation) -> None:
 
 
 def test_series_dates_six_months_from_baseline() -> None:
-    ev = evaluate(panel_map(), baseline="2026-01-31", at="2027-09-15", n_boot=0,
+    ev = evaluate(panel_map(), baseline="2026-01-31", as_of="2027-09-15", n_boot=0,
                   territories=["bergamo"])
     assert [d.date().isoformat() for d in ev.series["date"]] == [
         "2026-01-31", "2026-07-31", "2027-01-31", "2027-07-31", "2027-09-15",
@@ -156,27 +157,31 @@ def test_series_dates_six_months_from_baseline() -> None:
 
 def test_series_matches_network_stats() -> None:
     m = random_map(3)
-    ev = evaluate(m, baseline="2025-06-30", at="2027-06-30", n_boot=0)
+    ev = evaluate(m, baseline="2025-06-30", as_of="2027-06-30", n_boot=0)
     for rec in ev.series.to_dict("records"):
         territory = None if rec["territory"] == "lombardia" else rec["territory"]
-        stats = network_stats(m, rec["date"], territory=territory)
+        stats = network_stats(m.network(rec["date"]), territory=territory)
         assert rec["n_actors"] == stats["n_actors"]
         assert rec["ties"] == stats["n_ties"]
         np.testing.assert_equal(rec["density"], stats["density"])
+        g = raw_graph(m, rec["date"], territory=territory)  # independent of the library
+        assert (rec["n_actors"], rec["ties"]) == (g.number_of_nodes(), g.number_of_edges())
 
 
 @pytest.mark.parametrize("seed", [0, 4])
 def test_table_matches_networkx_on_random_maps(seed: int) -> None:
     m = random_map(seed, n=120, r=500)
-    ev = evaluate(m, baseline="2025-09-30", at="2027-03-31", n_boot=0)
+    ev = evaluate(m, baseline="2025-09-30", as_of="2027-03-31", n_boot=0)
     for rec in ev.table.to_dict("records"):
         territory = None if rec["territory"] == "lombardia" else rec["territory"]
         actors = m.actors if territory is None else m.actors[m.actors["territory"] == territory]
         on0 = set(actors.loc[active_mask(actors, "2025-09-30"), "id"])
         on1 = set(actors.loc[active_mask(actors, "2027-03-31"), "id"])
         panel = on0 & on1
-        g0 = m.graph("2025-09-30", territory=territory)
-        g1 = m.graph("2027-03-31", territory=territory)
+        # graphs built from the raw rows, not through opportunity_map.network
+        g0 = raw_graph(m, "2025-09-30", territory=territory)
+        g1 = raw_graph(m, "2027-03-31", territory=territory)
+        assert (set(g0), set(g1)) == (on0, on1)
         p0, p1 = g0.subgraph(panel), g1.subgraph(panel)
         assert rec["n_panel"] == len(panel)
         assert rec["n_entrants"] == len(on1 - on0)
@@ -203,11 +208,13 @@ def test_table_matches_networkx_on_random_maps(seed: int) -> None:
 
 def naive_replicates(m, territory: str, *, n_boot: int, seed: int):
     """Replicate densities from explicit networkx graphs on the drawn copies."""
-    actors = m.actors[m.actors["territory"] == territory]
-    panel = actors[active_mask(actors, BASE) & active_mask(actors, AT)]
-    ids = panel["id"].tolist()  # panel in the order of m.actors
-    g0 = m.graph(BASE, territory=territory).subgraph(ids)
-    g1 = m.graph(AT, territory=territory).subgraph(ids)
+    ids = [  # panel in the order of m.actors
+        str(a["id"]) for a in m.actors.to_dict("records")
+        if a["territory"] == territory
+        and is_active(a["since"], a["until"], BASE) and is_active(a["since"], a["until"], AT)
+    ]
+    g0 = raw_graph(m, BASE, territory=territory).subgraph(ids)
+    g1 = raw_graph(m, AT, territory=territory).subgraph(ids)
     n = len(ids)
     rng = np.random.default_rng([seed, zlib.crc32(territory.encode("utf-8"))])
     out = []
@@ -233,7 +240,7 @@ def naive_replicates(m, territory: str, *, n_boot: int, seed: int):
 
 def test_bootstrap_identical_to_naive_implementation() -> None:
     m = random_map(11, n=40, r=160)
-    ev = evaluate(m, baseline=BASE, at=AT, n_boot=60, seed=123, territories=["bergamo"])
+    ev = evaluate(m, baseline=BASE, as_of=AT, n_boot=60, seed=123, territories=["bergamo"])
     reps = ev.replicates
     naive = naive_replicates(m, "bergamo", n_boot=60, seed=123)
     assert row(ev, "bergamo")["n_panel"] >= 5
@@ -289,7 +296,7 @@ def test_vertex_bootstrap_arguments() -> None:
 def test_interval_se_and_p_from_replicates() -> None:
     base = [(i, (i + 1) % 20) for i in range(20)]
     later = base[:15] + [(i, (i + 3) % 20) for i in range(0, 20, 2)]  # 20 -> 25 ties
-    ev = evaluate(_two_waves(base, later, 20), baseline=BASE, at=AT, n_boot=300, seed=4,
+    ev = evaluate(_two_waves(base, later, 20), baseline=BASE, as_of=AT, n_boot=300, seed=4,
                   territories=["bergamo"])
     r = row(ev, "bergamo")
     assert r["change_pct"] == pytest.approx(25.0)
@@ -330,27 +337,27 @@ def test_percentile_matches_numpy_and_handles_inf() -> None:
 
 def test_seed_reproducible_and_recorded() -> None:
     m = random_map(1)
-    a = evaluate(m, baseline=BASE, at=AT, n_boot=100, seed=5)
-    b = evaluate(m, baseline=BASE, at=AT, n_boot=100, seed=5)
+    a = evaluate(m, baseline=BASE, as_of=AT, n_boot=100, seed=5)
+    b = evaluate(m, baseline=BASE, as_of=AT, n_boot=100, seed=5)
     pd.testing.assert_frame_equal(a.table, b.table)
     pd.testing.assert_frame_equal(a.replicates, b.replicates)
-    c = evaluate(m, baseline=BASE, at=AT, n_boot=100, seed=6)
+    c = evaluate(m, baseline=BASE, as_of=AT, n_boot=100, seed=6)
     assert not a.replicates["change_pct"].equals(c.replicates["change_pct"])
-    fresh = evaluate(m, baseline=BASE, at=AT, n_boot=100)
+    fresh = evaluate(m, baseline=BASE, as_of=AT, n_boot=100)
     assert isinstance(fresh.seed, int)
-    again = evaluate(m, baseline=BASE, at=AT, n_boot=100, seed=fresh.seed)
+    again = evaluate(m, baseline=BASE, as_of=AT, n_boot=100, seed=fresh.seed)
     pd.testing.assert_frame_equal(fresh.table, again.table)
-    assert (a.baseline, a.at, a.target, a.n_boot, a.seed) == (
+    assert (a.baseline, a.as_of, a.target, a.n_boot, a.seed) == (
         pd.Timestamp(BASE), pd.Timestamp(AT), 0.30, 100, 5)
 
 
 def test_territory_result_independent_of_other_territories() -> None:
     m = random_map(2)
-    everything = evaluate(m, baseline=BASE, at=AT, n_boot=80, seed=3)
-    alone = evaluate(m, baseline=BASE, at=AT, n_boot=80, seed=3, territories="brescia")
+    everything = evaluate(m, baseline=BASE, as_of=AT, n_boot=80, seed=3)
+    alone = evaluate(m, baseline=BASE, as_of=AT, n_boot=80, seed=3, territories="brescia")
     assert alone.table["territory"].tolist() == ["brescia"]
     pd.testing.assert_series_equal(row(everything, "brescia"), row(alone, "brescia"))
-    region = evaluate(m, baseline=BASE, at=AT, n_boot=80, seed=3, territories=["lombardia"])
+    region = evaluate(m, baseline=BASE, as_of=AT, n_boot=80, seed=3, territories=["lombardia"])
     pd.testing.assert_series_equal(row(everything, "lombardia"), row(region, "lombardia"))
 
 
@@ -377,7 +384,7 @@ def test_verdict_rule_boundaries() -> None:
 def test_verdict_met() -> None:
     cycle = [(i, (i + 1) % 30) for i in range(30)]
     chords = [(i, (i + k) % 30) for i in range(30) for k in (2, 3)]
-    ev = evaluate(_two_waves(cycle, cycle + chords, 30), baseline=BASE, at=AT, n_boot=400,
+    ev = evaluate(_two_waves(cycle, cycle + chords, 30), baseline=BASE, as_of=AT, n_boot=400,
                   seed=1, territories=["bergamo"])
     r = row(ev, "bergamo")
     assert r["change_pct"] == pytest.approx(200.0)
@@ -388,7 +395,7 @@ def test_verdict_met() -> None:
 
 def test_verdict_not_met_when_nothing_changes() -> None:
     edges = [(i, (i + 1) % 12) for i in range(12)]
-    ev = evaluate(_two_waves(edges, edges, 12), baseline=BASE, at=AT, n_boot=200, seed=1,
+    ev = evaluate(_two_waves(edges, edges, 12), baseline=BASE, as_of=AT, n_boot=200, seed=1,
                   territories=["bergamo"])
     r = row(ev, "bergamo")
     assert r["change_pct"] == 0 and r["ci_low_pct"] == 0 and r["ci_high_pct"] == 0
@@ -399,7 +406,7 @@ def test_verdict_not_met_when_nothing_changes() -> None:
 def test_verdict_inconclusive_and_exact_target() -> None:
     base = [(i, i + 1) for i in range(10)]
     later = [*base, (0, 5), (2, 8), (3, 10)]  # 10 -> 13 ties: exactly +30%
-    ev = evaluate(_two_waves(base, later, 11), baseline=BASE, at=AT, n_boot=400, seed=2,
+    ev = evaluate(_two_waves(base, later, 11), baseline=BASE, as_of=AT, n_boot=400, seed=2,
                   territories=["bergamo"])
     r = row(ev, "bergamo")
     assert r["change_pct"] == 30.0 and r["target_pct"] == 30.0
@@ -409,7 +416,7 @@ def test_verdict_inconclusive_and_exact_target() -> None:
 
 
 def test_n_boot_zero_point_estimate_only() -> None:
-    ev = evaluate(panel_map(), baseline=BASE, at=AT, n_boot=0, seed=1)
+    ev = evaluate(panel_map(), baseline=BASE, as_of=AT, n_boot=0, seed=1)
     r = row(ev, "bergamo")
     assert math.isnan(r["ci_low_pct"]) and math.isnan(r["ci_high_pct"])
     assert math.isnan(r["se_pct"]) and math.isnan(r["p_no_increase"])
@@ -435,7 +442,7 @@ def test_degenerate_rows_have_verdict_and_note(panel_eval: Evaluation) -> None:
 
 def test_two_actor_panel() -> None:
     m = make_map([{"id": "a"}, {"id": "b"}], [{"source": "a", "target": "b"}])
-    r = row(evaluate(m, baseline=BASE, at=AT, n_boot=50, seed=0), "bergamo")
+    r = row(evaluate(m, baseline=BASE, as_of=AT, n_boot=50, seed=0), "bergamo")
     assert r["n_panel"] == 2 and r["density_baseline"] == 1.0
     assert r["verdict"] == "not_evaluable" and "2 attori" in r["note"]
 
@@ -444,13 +451,13 @@ def test_no_tie_at_baseline_reports_absolute_change() -> None:
     actors = [{"id": x} for x in "abcd"]
     rels = [{"source": "a", "target": "b", "since": "2026-06-01"},
             {"source": "c", "target": "d", "since": "2026-06-01"}]
-    r = row(evaluate(make_map(actors, rels), baseline=BASE, at=AT, n_boot=50, seed=0),
+    r = row(evaluate(make_map(actors, rels), baseline=BASE, as_of=AT, n_boot=50, seed=0),
             "bergamo")
     assert r["ties_baseline"] == 0 and r["ties_at"] == 2
     assert math.isnan(r["change_pct"]) and r["verdict"] == "not_evaluable"
     assert r["density_change_abs"] == pytest.approx(2 / 6)
     assert "variazione assoluta" in r["note"] and "+0,3333" in r["note"]
-    none = row(evaluate(make_map(actors, []), baseline=BASE, at=AT, n_boot=50, seed=0),
+    none = row(evaluate(make_map(actors, []), baseline=BASE, as_of=AT, n_boot=50, seed=0),
                "bergamo")
     assert none["density_change_abs"] == 0 and "né alla baseline" in none["note"]
 
@@ -460,7 +467,7 @@ def test_replicates_with_no_baseline_tie() -> None:
     rels = [{"source": "a", "target": "b"},
             {"source": "b", "target": "c", "since": "2026-06-01"},
             {"source": "a", "target": "c", "since": "2026-06-01"}]
-    ev = evaluate(make_map(actors, rels), baseline=BASE, at=AT, n_boot=200, seed=0,
+    ev = evaluate(make_map(actors, rels), baseline=BASE, as_of=AT, n_boot=200, seed=0,
                   territories=["bergamo"])
     r = row(ev, "bergamo")
     assert r["change_pct"] == 200.0
@@ -473,7 +480,7 @@ def test_replicates_with_no_baseline_tie() -> None:
 def test_no_silent_nan() -> None:
     for m in (panel_map(), random_map(8, n=30, r=40), make_map([])):
         for n_boot in (0, 40):
-            ev = evaluate(m, baseline=BASE, at=AT, n_boot=n_boot, seed=1)
+            ev = evaluate(m, baseline=BASE, as_of=AT, n_boot=n_boot, seed=1)
             for rec in ev.table.to_dict("records"):
                 assert rec["verdict"] in VERDICTS
                 if math.isnan(rec["change_pct"]) or math.isnan(rec["ci_low_pct"]):
@@ -485,25 +492,67 @@ def test_no_silent_nan() -> None:
 
 def test_argument_errors() -> None:
     m = panel_map()
-    with pytest.raises(ValueError, match=r"at=.*must be after baseline"):
-        evaluate(m, baseline=AT, at=BASE)
-    with pytest.raises(ValueError, match=r"at=.*must be after baseline"):
-        evaluate(m, baseline=BASE, at=BASE)
+    with pytest.raises(DateOrderError, match=r"as_of=2026-03-31 must be after baseline"):
+        evaluate(m, baseline=AT, as_of=BASE)
+    with pytest.raises(DateOrderError, match=r"as_of=.*must be after baseline"):
+        evaluate(m, baseline=BASE, as_of=BASE)
     with pytest.raises(ValueError, match="baseline"):
-        evaluate(m, baseline="2026-13-01", at=AT)
-    with pytest.raises(ValueError, match="target"):
-        evaluate(m, baseline=BASE, at=AT, target=float("nan"))
-    with pytest.raises(ValueError, match="n_boot"):
-        evaluate(m, baseline=BASE, at=AT, n_boot=-1)
-    with pytest.raises(ValueError, match="seed"):
-        evaluate(m, baseline=BASE, at=AT, seed=-3)
+        evaluate(m, baseline="2026-13-01", as_of=AT)
+    with pytest.raises(ValueError, match="as_of"):
+        evaluate(m, baseline=BASE, as_of="2027-02-30")
+    with pytest.raises(TargetError, match="target"):
+        evaluate(m, baseline=BASE, as_of=AT, target=float("nan"))
+    with pytest.raises(UsageError, match="n_boot"):
+        evaluate(m, baseline=BASE, as_of=AT, n_boot=-1)
+    with pytest.raises(UsageError, match="seed"):
+        evaluate(m, baseline=BASE, as_of=AT, seed=-3)
+    with pytest.raises(UnknownTerritoryError, match=r"territor.*'atlantide'"):
+        evaluate(m, baseline=BASE, as_of=AT, territories=["atlantide"])
+
+
+def test_empty_territory_selection_is_an_error() -> None:
+    # an empty selection is a usage error (as before the refactor), not an empty result
     with pytest.raises(ValueError, match="territories"):
-        evaluate(m, baseline=BASE, at=AT, territories=["atlantide"])
-    with pytest.raises(ValueError, match="territories"):
-        evaluate(m, baseline=BASE, at=AT, territories=[])
+        evaluate(panel_map(), baseline=BASE, as_of=AT, n_boot=0, territories=[])
+
+
+def test_usage_errors_are_value_errors() -> None:
+    for error in (DateOrderError, TargetError, UnknownTerritoryError, UsageError):
+        assert issubclass(error, ValueError)
+
+
+def test_target_is_a_fraction() -> None:
+    m = panel_map()
+    with pytest.raises(TargetError, match=r"0\.30") as caught:
+        evaluate(m, baseline=BASE, as_of=AT, n_boot=0, target=30)
+    assert "0.30 means +30%" in str(caught.value)
+    assert caught.value.value == 30
+    for bad in (-1.5, 5.01):
+        with pytest.raises(TargetError, match=r"0\.30"):
+            evaluate(m, baseline=BASE, as_of=AT, n_boot=0, target=bad)
+    ev = evaluate(m, baseline=BASE, as_of=AT, n_boot=0, target=0.25)
+    assert ev.target == 0.25
+    assert (ev.table["target_pct"] == 25.0).all()
+    r = row(ev, "bergamo")  # +33.3% on the panel: met at the point against +25%
+    assert bool(r["target_met_point"]) is True
+    strict = row(evaluate(m, baseline=BASE, as_of=AT, n_boot=0, target=0.34), "bergamo")
+    assert strict["target_pct"] == 34.0 and bool(strict["target_met_point"]) is False
+    edges = row(evaluate(m, baseline=BASE, as_of=AT, n_boot=0, target=-1), "bergamo")
+    assert edges["target_pct"] == -100.0
+    assert row(evaluate(m, baseline=BASE, as_of=AT, n_boot=0, target=5), "bergamo")[
+        "target_pct"] == 500.0
+
+
+def test_index_gives_the_same_evaluation() -> None:
+    m = random_map(6)
+    from_map = evaluate(m, baseline=BASE, as_of=AT, n_boot=50, seed=2)
+    from_index = evaluate(m.network_index(), baseline=BASE, as_of=AT, n_boot=50, seed=2)
+    pd.testing.assert_frame_equal(from_map.table, from_index.table)
+    pd.testing.assert_frame_equal(from_map.replicates, from_index.replicates)
+    pd.testing.assert_frame_equal(from_map.series, from_index.series)
 
 
 def test_italian_dates_accepted() -> None:
-    ev = evaluate(panel_map(), baseline="31/03/2026", at="31/03/2027", n_boot=0)
-    assert ev.baseline == pd.Timestamp(BASE) and ev.at == pd.Timestamp(AT)
+    ev = evaluate(panel_map(), baseline="31/03/2026", as_of="31/03/2027", n_boot=0)
+    assert ev.baseline == pd.Timestamp(BASE) and ev.as_of == pd.Timestamp(AT)
     assert "2026-03-31" in repr(ev)

@@ -8,8 +8,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from _factories import make_map, map_from_graph, random_map
+from _factories import make_map, map_from_graph, random_map, raw_graph
 
+from opportunity_map import UnknownTerritoryError
 from opportunity_map.metrics import (
     actor_stats,
     adjacency_matrix,
@@ -21,7 +22,6 @@ from opportunity_map.metrics import (
     network_stats,
     network_table,
 )
-from opportunity_map.model import collapse_relations
 from opportunity_map.schema import GROUPS
 
 AT = "2026-06-30"
@@ -91,12 +91,12 @@ def test_block_density_from_arrays_by_hand() -> None:
 def test_florentine_families_density() -> None:
     g = nx.florentine_families_graph()  # 15 families: networkx leaves out the Pucci
     m = map_from_graph(g)
-    stats = network_stats(m, AT)
+    stats = network_stats(m.network(AT))
     assert (stats["n_actors"], stats["n_ties"]) == (15, 20)
     assert stats["density"] == pytest.approx(20 / 105)
     assert stats["density"] == pytest.approx(nx.density(g))
     g.add_node("Pucci")  # the isolated 16th family of Padgett's data
-    stats = network_stats(map_from_graph(g), AT)
+    stats = network_stats(map_from_graph(g).network(AT))
     assert stats["density"] == pytest.approx(20 / 120)
     assert stats["n_isolates"] == 1
     assert stats["n_components"] == nx.number_connected_components(g) == 2
@@ -104,7 +104,7 @@ def test_florentine_families_density() -> None:
 
 def test_karate_club() -> None:
     g = nx.karate_club_graph()
-    stats = network_stats(map_from_graph(g), AT)
+    stats = network_stats(map_from_graph(g).network(AT))
     assert stats["density"] == pytest.approx(78 / 561)
     assert stats["avg_degree"] == pytest.approx(2 * 78 / 34)
     degrees = np.array([d for _, d in g.degree])
@@ -115,17 +115,17 @@ def test_karate_club() -> None:
 
 
 def test_star_and_cycle_centralization_through_map() -> None:
-    assert network_stats(map_from_graph(nx.star_graph(6)), AT)[
-        "degree_centralization"
-    ] == pytest.approx(1.0)
-    assert network_stats(map_from_graph(nx.cycle_graph(7)), AT)["degree_centralization"] == 0.0
+    star = map_from_graph(nx.star_graph(6)).network(AT)
+    assert network_stats(star)["degree_centralization"] == pytest.approx(1.0)
+    cycle = map_from_graph(nx.cycle_graph(7)).network(AT)
+    assert network_stats(cycle)["degree_centralization"] == 0.0
 
 
 def test_actor_stats_match_networkx() -> None:
     g = nx.karate_club_graph()
     levels = {e: 1 + (i % 4) for i, e in enumerate(g.edges)}
     m = map_from_graph(g, levels=levels)
-    frame = actor_stats(m, AT)
+    frame = actor_stats(m.network(AT))
     between = nx.betweenness_centrality(g, normalized=True)
     for node in g.nodes:
         row = frame.loc[str(node)]
@@ -159,7 +159,7 @@ def _groups_map():
 
 
 def test_block_density_exact() -> None:
-    frame = block_density(_groups_map(), AT, territory="bergamo")
+    frame = block_density(_groups_map().network(AT), territory="bergamo")
     assert list(frame.index) == list(GROUPS) and list(frame.columns) == list(GROUPS)
     expected = pd.DataFrame(np.nan, index=list(GROUPS), columns=list(GROUPS))
     cells = {
@@ -174,7 +174,7 @@ def test_block_density_exact() -> None:
 
 
 def test_ei_index_through_map() -> None:
-    stats = network_stats(_groups_map(), AT)
+    stats = network_stats(_groups_map().network(AT))
     # internal: cm1-cm2, apl1-apl3; external: 4
     assert stats["e_i_index"] == pytest.approx((4 - 2) / 6)
 
@@ -189,7 +189,7 @@ def test_weighted_density_strongest_active_level() -> None:
         {"source": "a", "target": "d", "level": 4, "until": "2026-01-01"},  # ended
         {"source": "a", "target": "c", "level": 3, "since": "2027-01-01"},  # not yet
     ]
-    stats = network_stats(make_map(actors, relations), AT)
+    stats = network_stats(make_map(actors, relations).network(AT))
     assert stats["n_ties"] == 3
     assert stats["density"] == pytest.approx(3 / 6)
     assert stats["weighted_density"] == pytest.approx((4 + 2 + 1) / (4 * 6))
@@ -205,18 +205,18 @@ def test_cross_territory_ties_reported_apart() -> None:
         {"source": "x", "target": "b"},
     ]
     m = make_map(actors, relations)
-    bg = network_stats(m, AT, territory="bergamo")
+    bg = network_stats(m.network(AT), territory="bergamo")
     assert (bg["n_actors"], bg["n_ties"], bg["n_cross_territory_ties"]) == (3, 1, 2)
     assert bg["density"] == pytest.approx(1 / 3)
     assert bg["n_isolates"] == 1
-    bs = network_stats(m, AT, territory="brescia")
+    bs = network_stats(m.network(AT), territory="brescia")
     assert (bs["n_actors"], bs["n_ties"], bs["n_cross_territory_ties"]) == (1, 0, 2)
     assert math.isnan(bs["density"])
-    region = network_stats(m, AT)
+    region = network_stats(m.network(AT))
     assert region["territory"] == "lombardia"
     assert (region["n_actors"], region["n_ties"], region["n_cross_territory_ties"]) == (4, 3, 2)
     assert region["density"] == pytest.approx(3 / 6)
-    table = network_table(m, AT)
+    table = network_table(m.network(AT))
     assert table["territory"].tolist() == ["bergamo", "brescia", "cremona", "lombardia"]
     assert table.set_index("territory").loc["bergamo", "n_ties"] == 1
 
@@ -237,25 +237,25 @@ def test_date_boundaries_are_inclusive() -> None:
         {"source": "a", "target": "d"},  # d inactive: no tie
         {"source": "a", "target": "e"},
     ]
-    stats = network_stats(make_map(actors, relations), t)
+    stats = network_stats(make_map(actors, relations).network(t))
     assert stats["n_actors"] == 3
     assert stats["n_ties"] == 2
 
 
 def test_edge_cases_empty_and_single() -> None:
     empty = make_map([])
-    stats = network_stats(empty, AT)
+    stats = network_stats(empty.network(AT))
     assert stats["n_actors"] == 0 and stats["n_ties"] == 0 and stats["n_components"] == 0
     assert math.isnan(stats["density"]) and math.isnan(stats["avg_degree"])
     assert math.isnan(stats["degree_centralization"]) and math.isnan(stats["e_i_index"])
-    single = network_stats(make_map([{"id": "a"}]), AT)
+    single = network_stats(make_map([{"id": "a"}]).network(AT))
     assert single["n_actors"] == 1 and single["avg_degree"] == 0
     assert single["n_isolates"] == 1 and single["n_components"] == 1
     assert math.isnan(single["density"])
-    no_ties = network_stats(make_map([{"id": "a"}, {"id": "b"}, {"id": "c"}]), AT)
+    no_ties = network_stats(make_map([{"id": "a"}, {"id": "b"}, {"id": "c"}]).network(AT))
     assert no_ties["density"] == 0.0 and no_ties["degree_centralization"] == 0.0
     assert math.isnan(no_ties["e_i_index"])
-    assert actor_stats(empty, AT).empty
+    assert actor_stats(empty.network(AT)).empty
 
 
 def test_unknown_actors_and_self_relations_ignored() -> None:
@@ -264,40 +264,49 @@ def test_unknown_actors_and_self_relations_ignored() -> None:
         [{"source": "a", "target": "b"}, {"source": "a", "target": "a"},
          {"source": "a", "target": "zzz"}],
     )
-    assert network_stats(m, AT)["n_ties"] == 1
+    assert network_stats(m.network(AT))["n_ties"] == 1
 
 
 def test_group_derived_from_kind_when_missing() -> None:
     m = _groups_map()
-    with_group = network_stats(m, AT)["e_i_index"]
+    with_group = network_stats(m.network(AT))["e_i_index"]
     m.actors = m.actors.drop(columns="group")
-    assert network_stats(m, AT)["e_i_index"] == with_group
+    assert network_stats(m.network(AT))["e_i_index"] == with_group
 
 
 def test_errors_name_the_parameter() -> None:
     m = _groups_map()
-    with pytest.raises(ValueError, match="territory='atlantide'"):
-        network_stats(m, AT, territory="atlantide")
-    with pytest.raises(ValueError, match="at"):
-        network_stats(m, "31/02/2026")
+    with pytest.raises(UnknownTerritoryError, match="territory='atlantide'"):
+        network_stats(m.network(AT), territory="atlantide")
+    for function in (block_density, actor_stats):
+        with pytest.raises(UnknownTerritoryError, match="territory='atlantide'"):
+            function(m.network(AT), territory="atlantide")
+    with pytest.raises(ValueError, match="as_of"):
+        m.network("31/02/2026")
     dup = make_map([{"id": "a"}, {"id": "a"}])
     with pytest.raises(ValueError, match="duplicated actor id"):
-        network_stats(dup, AT)
+        network_stats(dup.network(AT))
     bad = make_map([{"id": "a"}, {"id": "b"}], [{"source": "a", "target": "b"}])
     bad.relations.loc[0, "level"] = 7
     with pytest.raises(ValueError, match="level"):
-        network_stats(bad, AT)
+        network_stats(bad.network(AT))
 
 
-# ---------------------------------------------------------------- against the model's graph
+# ---------------------------------------------------------------- against raw-row graphs
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("territory", [None, "bergamo", "brescia"])
 def test_stats_match_model_graph(seed: int, territory: str | None) -> None:
     m = random_map(seed)
-    g = m.graph(AT, territory=territory)
-    stats = network_stats(m, AT, territory=territory)
+    # built from the raw rows by hand, not through opportunity_map.network
+    g = raw_graph(m, AT, territory=territory)
+    # the library's own graph view must be that same graph
+    view = m.graph(AT, territory=territory)
+    assert set(view.nodes) == set(g.nodes)
+    assert {frozenset(e) for e in view.edges} == {frozenset(e) for e in g.edges}
+    assert all(view.edges[a, b]["level"] == g.edges[a, b]["level"] for a, b in g.edges)
+    stats = network_stats(m.network(AT), territory=territory)
     n = g.number_of_nodes()
     assert stats["n_actors"] == n
     assert stats["n_ties"] == g.number_of_edges()
@@ -310,21 +319,10 @@ def test_stats_match_model_graph(seed: int, territory: str | None) -> None:
     external = sum(groups[a] != groups[b] for a, b in g.edges)
     internal = g.number_of_edges() - external
     assert stats["e_i_index"] == pytest.approx((external - internal) / (external + internal))
-    frame = actor_stats(m, AT, territory=territory)
+    frame = actor_stats(m.network(AT), territory=territory)
     assert dict(frame["degree"]) == dict(g.degree)
-
-
-def test_collapse_agrees_with_model_collapse_relations() -> None:
-    from opportunity_map.metrics import _build_index, _take_snapshot
-
-    m = random_map(5)
-    expected = collapse_relations(m.relations_at(AT), set(m.actors_at(AT)["id"]))
-    want = dict(zip(zip(expected["source"], expected["target"], strict=True),
-                    expected["level"], strict=True))
-    index = _build_index(m)
-    snap = _take_snapshot(index, m, pd.Timestamp(AT))
-    got = {
-        tuple(sorted((index.ids[u], index.ids[v]))): int(level)
-        for u, v, level in zip(snap.u, snap.v, snap.level, strict=True)
-    }
-    assert got == want
+    between = nx.betweenness_centrality(g, normalized=True)
+    for node, value in between.items():
+        assert frame.loc[node, "betweenness"] == pytest.approx(value)
+    weighted = dict(g.degree(weight="level"))
+    assert dict(frame["weighted_degree"]) == weighted

@@ -117,6 +117,7 @@ def test_a_lecco_only_workbook_renders_only_lecco(tmp_path: Path) -> None:
     result = om.build(folder, out)
     assert result.territories == ("lecco",)
     assert sorted(p.name for p in out.glob("*.html")) == ["index.html", "lecco.html"]
+    assert result.open_first == out / "lecco.html"
     index = _payload((out / "index.html").read_text(encoding="utf-8"))
     assert [f["properties"]["slug"] for f in index["territories"]["features"]] == ["lecco"]
     assert index["title"] == "Mappe delle opportunità – Lecco"

@@ -1,103 +1,299 @@
 """The ``opportunity-map`` command: a thin layer over the library, in Italian.
 
-Each command parses its options and calls one library function. Data problems
-become a list of ``file:row: column: message`` lines and exit status 1, usage
-problems exit status 2; no traceback is ever shown for either.
+Design (in the style of rasterio's ``rio``):
+
+* **One library call per command.** Each ``_cmd_*`` function turns the parsed
+  options into arguments and calls exactly one library function
+  (:func:`opportunity_map.io.validate`, :func:`opportunity_map.io.export`,
+  :func:`opportunity_map.template.write_template` or
+  :func:`opportunity_map.pipeline.build`); it then prints what happened. No
+  data logic lives here, so the command and the notebooks behave the same.
+  Library modules are imported inside the commands, so building the parser
+  costs nothing beyond importing the package.
+* **One place for errors.** The library raises typed errors
+  (:class:`~opportunity_map._errors.DataError`, the
+  :class:`~opportunity_map._errors.UsageError` family) with English messages
+  meant for programmers. :func:`main` catches them, and :func:`_explain`
+  turns each into Italian text and an exit status: 0 ok, 1 data errors,
+  2 usage errors, 130 interrupted (Ctrl-C). No traceback is shown for them.
+* **Italian through argparse's own API.** :class:`_Parser` subclasses
+  :class:`argparse.ArgumentParser`: it adds its own ``-h/--help``, puts every
+  argument in argument groups with Italian titles, uses a formatter whose
+  usage prefix is ``uso:`` and translates argparse's own error messages in
+  :meth:`_Parser.error`. The ``argparse`` module itself is never modified, so
+  other parsers in the same process keep their English messages.
+* **Output.** Progress (a tqdm bar on stderr) and the list of written files
+  are hidden by ``-q/--quiet``; the notes of the library (which dates were
+  used, why no evaluation was made) and the final ``Apri: <file>`` line are
+  always printed. Errors go to stderr; only ``validate`` prints its problems on
+  stdout, since that list is what it was asked for.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.metadata
+import itertools
 import logging
+import math
+import re
 import sys
-from collections.abc import Callable, Sequence
+import textwrap
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from ._errors import DataError, OpportunityMapError, Problem, format_problems
+from ._errors import (
+    DataError,
+    DateOrderError,
+    OpportunityMapError,
+    Problem,
+    TargetError,
+    UnknownTerritoryError,
+    UsageError,
+    format_problems,
+)
 
 if TYPE_CHECKING:
-    from .model import OpportunityMap
+    from .maps import Tiles
+    from .pipeline import Output
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
-log = logging.getLogger("opportunity_map")
+PROG = "opportunity-map"
+EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_TARGET_PERCENT = 30.0
+DEFAULT_BOOTSTRAP = 2000
+ALL_OUTPUTS: tuple[Output, ...] = ("data", "evaluation", "maps")
 
-EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
-DEFAULT_BASELINE = "2026-06-30"
-
-_ARGPARSE_IT = {
-    "usage: ": "uso: ",
-    "positional arguments": "argomenti",
-    "options": "opzioni",
-    "show this help message and exit": "mostra questo aiuto ed esce",
-    "the following arguments are required: %s": "argomenti obbligatori mancanti: %s",
-    "invalid choice: %(value)r (choose from %(choices)s)":
-        "scelta non valida: %(value)r (valori ammessi: %(choices)s)",
-    "unrecognized arguments: %s": "argomenti non riconosciuti: %s",
-    "one of the arguments %s is required": "serve uno degli argomenti %s",
-    "argument %s: not allowed with argument %s": "argomento %s: incompatibile con %s",
-    "expected one argument": "serve un valore",
-    "invalid %(type)s value: %(value)r": "valore non valido: %(value)r",
-}
+#: Command-line spelling of the library's parameter names (for error messages).
+_FLAGS = {"baseline": "--baseline", "as_of": "--as-of", "target": "--target",
+          "n_boot": "--bootstrap", "territories": "--territory",
+          "territories_file": "--territories"}
 
 
-def _translate(text: str) -> str:
-    return _ARGPARSE_IT.get(text, text)
+def _version() -> str:
+    """The installed version of the package, or ``"sviluppo"`` when it is not installed."""
+    try:
+        return importlib.metadata.version("opportunity-map")
+    except importlib.metadata.PackageNotFoundError:
+        return "sviluppo"
 
 
-argparse._ = _translate  # type: ignore[attr-defined]  # argparse looks messages up here
+# --------------------------------------------------------------------------- argparse in Italian
+
+#: argparse's own error messages (English) and their Italian translation; each
+#: pattern is applied at most once, in this order.
+_ARGPARSE_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^argument (?P<name>[^:]+): "), r"argomento \g<name>: "),
+    (re.compile(r"the following arguments are required: "), "argomenti obbligatori mancanti: "),
+    (re.compile(r"invalid choice: (?P<value>.*?) \(choose from (?P<choices>.*)\)"),
+     r"scelta non valida: \g<value> (valori ammessi: \g<choices>)"),
+    (re.compile(r"unrecognized arguments: "), "argomenti non riconosciuti: "),
+    (re.compile(r"expected one argument"), "serve un valore"),
+    (re.compile(r"expected at least one argument"), "serve almeno un valore"),
+    (re.compile(r"expected (?P<n>\d+) arguments?"), r"servono \g<n> valori"),
+    (re.compile(r"one of the arguments (?P<names>.*) is required"),
+     r"serve uno degli argomenti \g<names>"),
+    (re.compile(r"not allowed with argument "), "incompatibile con "),
+    (re.compile(r"invalid \S+ value: "), "valore non valido: "),
+    (re.compile(r"ambiguous option: (?P<option>\S+) could match "),
+     r"opzione ambigua: \g<option> può indicare "),
+    (re.compile(r"ignored explicit argument "), "valore non ammesso: "),
+)
+
+
+def _translate_argparse(message: str) -> str:
+    """Italian for an error message composed by argparse (unknown text is kept)."""
+    for pattern, replacement in _ARGPARSE_ERRORS:
+        message = pattern.sub(replacement, message, count=1)
+    return message
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help formatter whose usage line starts with ``uso:``."""
+
+    def add_usage(self, usage: str | None, actions: Iterable[argparse.Action],
+                  groups: Iterable[Any], prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, "uso: " if prefix is None else prefix)
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    """An argument parser that speaks Italian without touching the argparse module.
+
+    Arguments go into :attr:`arguments` (positional) and :attr:`options`, two
+    groups with Italian titles; argparse's default groups stay empty and so do
+    not appear in the help.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["add_help"] = False
+        if kwargs.get("description"):  # the formatter keeps line breaks (for the examples)
+            kwargs["description"] = textwrap.fill(kwargs["description"], width=79)
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)  # --a would be --all, --as-of or --at
+        super().__init__(*args, **kwargs)
+        self.arguments = self.add_argument_group("argomenti")
+        self.options = self.add_argument_group("opzioni")
+        self.options.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                                  help="mostra questo aiuto ed esce")
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and the Italian error, then exit with status 2."""
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: errore: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: errore: {_translate_argparse(message)}\n")
+
+
+# --------------------------------------------------------------------------- option types
 
 
 def _date(text: str) -> str:
+    """A date as ``aaaa-mm-gg`` or ``gg/mm/aaaa``, returned as ISO ``aaaa-mm-gg``."""
     from ._time import parse_date
 
     try:
-        if parse_date(text) is None:
-            raise ValueError
+        ts = parse_date(text)
     except ValueError:
-        msg = f"data non valida {text!r}: usare aaaa-mm-gg o gg/mm/aaaa"
-        raise argparse.ArgumentTypeError(msg) from None
-    return text
+        ts = None
+    if ts is None:
+        msg = f"data non valida {text!r}: usare gg/mm/aaaa o aaaa-mm-gg"
+        raise argparse.ArgumentTypeError(msg)
+    return str(ts.strftime("%Y-%m-%d"))
 
 
-def _percent(text: str) -> float:
+def _percentage(text: str) -> float:
+    """A percentage: ``30``, ``30%`` or ``30,5``."""
     try:
-        return float(text.replace(",", ".").rstrip("%")) / 100
+        value = float(text.strip().removesuffix("%").strip().replace(",", "."))
     except ValueError:
-        msg = f"percentuale non valida {text!r} (es. 30)"
-        raise argparse.ArgumentTypeError(msg) from None
+        value = math.nan
+    if not math.isfinite(value):
+        msg = f"percentuale non valida {text!r} (es. 30 per +30%)"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def _count(text: str) -> int:
+    """A whole number ``>= 0``."""
     try:
         value = int(text)
     except ValueError:
         value = -1
     if value < 0:
-        msg = f"numero di repliche non valido {text!r} (intero >= 0)"
+        msg = f"numero non valido {text!r}: serve un intero maggiore o uguale a 0"
         raise argparse.ArgumentTypeError(msg)
     return value
 
 
-def _print_problems(problems: Sequence[Problem]) -> tuple[int, int]:
-    if problems:
-        print(format_problems(problems))
+def _bootstrap(text: str) -> int:
+    """A number of bootstrap replicates (``>= 0``)."""
+    try:
+        return _count(text)
+    except argparse.ArgumentTypeError:
+        msg = f"numero di repliche non valido {text!r} (intero >= 0)"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def _target_fraction(percent: float) -> float:
+    """The library's target (a fraction) from the command line's percentage.
+
+    A value below 1 is almost surely a fraction typed by mistake (``0.3`` for
+    +30%): it is refused with a suggestion rather than read as +0.3%.
+    """
+    if percent < 1:
+        if percent >= 0.01:
+            hint = f"{percent * 100:g}"
+            msg = (f"--target {percent:g}: l'obiettivo è una percentuale; "
+                   f"per +{hint}% scrivere --target {hint}")
+        else:
+            msg = (f"--target {percent:g}: l'obiettivo è una percentuale di aumento "
+                   "di almeno 1 (es. --target 30 per +30%)")
+        raise UsageError(msg, param="target")
+    return percent / 100
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _summary(problems: Sequence[Problem]) -> str:
     errors = sum(p.severity == "error" for p in problems)
-    return errors, len(problems) - errors
-
-
-def _summary(errors: int, warnings: int) -> str:
+    warnings = len(problems) - errors
     e = "1 errore" if errors == 1 else f"{errors} errori"
     w = "1 avviso" if warnings == 1 else f"{warnings} avvisi"
     return f"{e}, {w}"
+
+
+def _print_warnings(problems: Sequence[Problem], *, quiet: bool) -> None:
+    if problems and not quiet:
+        print(format_problems(problems))
+
+
+def _written_lines(written: Iterable[Path]) -> list[str]:
+    """The ``Scritto:`` lines, one per file.
+
+    A run of more than three files of one kind in one folder (the maps) is
+    summarised in one line, so that the list stays short.
+    """
+    lines = []
+    for (folder, suffix), group in itertools.groupby(written, lambda p: (p.parent, p.suffix)):
+        paths = list(group)
+        if len(paths) > 3:
+            lines.append(f"Scritto: {len(paths)} file {suffix} in {folder}: {paths[0].name}, "
+                         f"{paths[1].name}, …, {paths[-1].name}")
+        else:
+            lines += [f"Scritto: {path}" for path in paths]
+    return lines
+
+
+def _print_written(written: Iterable[Path], open_first: Path | None, *, quiet: bool) -> None:
+    if not quiet:
+        for line in _written_lines(written):
+            print(line)
+    if open_first is not None:
+        print(f"Apri: {open_first}")
+
+
+class _ProgressBar:
+    """The library's ``progress(step_label, done, total)`` callback, drawn by tqdm on stderr."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def __call__(self, step_label: str, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=step_label, unit="passo", file=sys.stderr,
+                             dynamic_ncols=True)
+        self._bar.total = total
+        self._bar.update(done - self._bar.n)
+        self._bar.set_description_str(step_label)
+
+    def close(self, *, completed: bool) -> None:
+        """Fill the bar when the work is done; erase it on failure, before the error."""
+        if self._bar is not None:
+            if completed:
+                self._bar.update(self._bar.total - self._bar.n)
+            else:
+                self._bar.leave = False
+            self._bar.close()
+
+
+@contextmanager
+def _progress(*, quiet: bool) -> Iterator[_ProgressBar | None]:
+    """A progress bar for the duration of the block; ``None`` when quiet."""
+    if quiet:
+        yield None
+        return
+    bar = _ProgressBar()
+    completed = False
+    try:
+        yield bar
+        completed = True
+    finally:
+        bar.close(completed=completed)
 
 
 # --------------------------------------------------------------------------- commands
@@ -107,227 +303,331 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from .io import validate
 
     problems = validate(args.path, territories=args.territories)
-    errors, warnings = _print_problems(problems)
+    errors = [p for p in problems if p.severity == "error"]
+    shown = errors if args.quiet else problems
+    if shown:
+        print(format_problems(shown))
     if errors:
-        print(f"Dati NON validi: {_summary(errors, warnings)}.")
+        print(f"Dati NON validi: {_summary(problems)}.")
         return EXIT_DATA
-    print(f"Dati validi: {_summary(errors, warnings)}.")
+    if not args.quiet:
+        print(f"Dati validi: {_summary(problems)}.")
     return EXIT_OK
 
 
-def _load(args: argparse.Namespace) -> OpportunityMap:
-    from .io import load
-
-    m = load(args.path, territories=args.territories)
-    _print_problems(m.problems)
-    return m
-
-
 def _cmd_template(args: argparse.Namespace) -> int:
-    from .geography import find_territories_file, load_territories
     from .template import write_template
 
-    found = Path(args.territories) if args.territories else find_territories_file(
-        Path.cwd() / "data" / "ambiti")
-    path = write_template(args.dir, territories=load_territories(found))
-    print(f"Modello scritto: {path}")
+    path = write_template(args.dir, territories=args.territories)
+    _print_written([path], path, quiet=args.quiet)
     return EXIT_OK
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .io import save
+    from .io import export
 
-    m = _load(args)
-    path = save(m, args.out)
-    print(f"Mappa scritta: {path} ({len(m.actors)} attori, {len(m.relations)} relazioni)")
+    m, path = export(args.path, args.out, territories=args.territories)
+    _print_warnings(m.problems, quiet=args.quiet)
+    if not args.quiet:
+        print(f"Scritto: {path} ({len(m.actors)} attori, {len(m.relations)} relazioni)")
+    print(f"Apri: {path}")
     return EXIT_OK
 
 
-class _UsageError(Exception):
-    """A problem with the command's options, explained in Italian (exit status 2)."""
+def _run_build(args: argparse.Namespace, *, outputs: tuple[Output, ...],
+               territories: Sequence[str] | None, tiles: Tiles = None,
+               target_percent: float = DEFAULT_TARGET_PERCENT,
+               n_boot: int = DEFAULT_BOOTSTRAP, seed: int | None = None) -> int:
+    """Call :func:`opportunity_map.pipeline.build` once and report its result."""
+    from .pipeline import build
 
-
-def _check_dates(baseline: str | None, at: str | None) -> None:
-    from ._time import to_timestamp
-
-    if baseline and at and to_timestamp(baseline) >= to_timestamp(at):
-        msg = f"la data --at ({at}) deve essere successiva alla baseline ({baseline})"
-        raise _UsageError(msg)
-
-
-def _check_territory(m: OpportunityMap, territory: str | None) -> None:
-    if territory is not None and territory not in m.territory_slugs:
-        msg = (f"territorio sconosciuto {territory!r}: territori della mappa: "
-               + ", ".join(m.territory_slugs))
-        raise _UsageError(msg)
-
-
-def _evaluate(m: OpportunityMap, args: argparse.Namespace, out: Path) -> dict[str, Path]:
-    from .evaluation import evaluate
-    from .report import write_evaluation
-
-    ev = evaluate(m, baseline=args.baseline, at=args.at, target=args.target,
-                  n_boot=args.bootstrap, seed=args.seed)
-    return write_evaluation(ev, out)
+    target = _target_fraction(target_percent)
+    with _progress(quiet=args.quiet) as progress:
+        result = build(
+            args.path, args.out, outputs=outputs, baseline=args.baseline, as_of=args.as_of,
+            target=target, n_boot=n_boot, seed=seed, territories=territories,
+            territories_file=args.territories, tiles=tiles, progress=progress)
+    _print_warnings(result.map.problems, quiet=args.quiet)
+    for note in result.notes:
+        print(note)
+    _print_written(result.written, result.open_first, quiet=args.quiet)
+    return EXIT_OK
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    _check_dates(args.baseline, args.at)
-    m = _load(args)
-    paths = _evaluate(m, args, Path(args.out))
-    for path in paths.values():
-        print(f"Scritto: {path}")
-    return EXIT_OK
+    return _run_build(args, outputs=("evaluation",), territories=args.territory,
+                      target_percent=args.target, n_boot=args.bootstrap, seed=args.seed)
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from .maps import save_maps
-
-    _check_dates(args.baseline, args.as_of or dt.date.today().isoformat())
-    m = _load(args)
-    _check_territory(m, args.territory)
-    territories = None if args.all else [args.territory]
-    paths = save_maps(m, args.out, territories=territories, as_of=args.as_of,
-                      baseline=args.baseline, tiles=args.tiles)
-    for path in paths:
-        print(f"Scritto: {path}")
-    return EXIT_OK
+    return _run_build(args, outputs=("maps",), territories=None if args.all else args.territory,
+                      tiles=args.tiles)
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from .io import save
-    from .maps import save_maps
-
-    _check_dates(args.baseline, args.at)
-    out = Path(args.out)
-    steps = ["convalida", "esportazione", "valutazione", "mappe"]
-    with tqdm(total=len(steps), desc="build", unit="passo", file=sys.stderr,
-              disable=args.quiet) as bar:
-        bar.set_postfix_str(steps[0])
-        m = _load(args)
-        bar.update()
-        bar.set_postfix_str(steps[1])
-        written = [save(m, out / "dati"), save(m, out / "mappa_opportunita.gpkg"),
-                   save(m, out / "mappa_opportunita.xlsx")]
-        bar.update()
-        bar.set_postfix_str(steps[2])
-        written += list(_evaluate(m, args, out).values())
-        bar.update()
-        bar.set_postfix_str(steps[3])
-        written += save_maps(m, out, as_of=args.at, baseline=args.baseline, tiles=args.tiles)
-        bar.update()
-    for path in written:
-        print(f"Scritto: {path}")
-    return EXIT_OK
+    return _run_build(args, outputs=ALL_OUTPUTS, territories=args.territory, tiles=args.tiles,
+                      target_percent=args.target, n_boot=args.bootstrap, seed=args.seed)
 
 
 # --------------------------------------------------------------------------- parser
 
 
-def _add_path(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", type=Path,
-                   help="cartella della mappa (es. data/ambiti), file .xlsx o .gpkg")
-    p.add_argument("--territories", type=Path, default=None,
-                   help="file dei territori (predefinito: territories.csv nella cartella "
-                        "o in quelle superiori)")
+def _today() -> str:
+    return dt.date.today().strftime("%d/%m/%Y")
 
 
-def _add_evaluation(p: argparse.ArgumentParser, *, at_required: bool) -> None:
-    p.add_argument("--baseline", type=_date, required=at_required,
-                   default=None if at_required else DEFAULT_BASELINE,
-                   help=f"data di riferimento (baseline), es. {DEFAULT_BASELINE}")
-    p.add_argument("--at", type=_date, required=at_required,
-                   default=None if at_required else dt.date.today().isoformat(),
-                   help="data di confronto (predefinita: oggi)")
-    p.add_argument("--target", type=_percent, default=0.30,
-                   help="obiettivo di aumento della densità in percentuale (predefinito 30)")
-    p.add_argument("--bootstrap", type=_count, default=2000,
-                   help="repliche bootstrap (predefinito 2000)")
-    p.add_argument("--seed", type=int, default=None, help="seme casuale (riproducibilità)")
+def _add_quiet(p: _Parser) -> None:
+    p.options.add_argument("-q", "--quiet", action="store_true",
+                           help="niente barra di avanzamento né elenco dei file scritti: "
+                                "solo gli errori, le note e la riga finale 'Apri:'")
+
+
+def _add_source(p: _Parser) -> None:
+    p.arguments.add_argument("path", type=Path, metavar="PERCORSO",
+                             help="cartella della mappa (es. data/ambiti), file .xlsx o .gpkg")
+    p.options.add_argument("--territories", type=Path, default=None, metavar="FILE",
+                           help="file dei territori (predefinito: territories.csv nella "
+                                "cartella della mappa o in una cartella superiore)")
+
+
+def _add_as_of(p: _Parser, what: str) -> None:
+    p.options.add_argument("--as-of", type=_date, default=None, dest="as_of", metavar="DATA",
+                           help=f"{what}, gg/mm/aaaa o aaaa-mm-gg "
+                                f"(predefinita: oggi ({_today()}))")
+    # the old name of --as-of, still accepted and not shown
+    p.options.add_argument("--at", type=_date, default=argparse.SUPPRESS, dest="as_of",
+                           help=argparse.SUPPRESS)
+
+
+def _add_territory(add_argument: Callable[..., argparse.Action], help_text: str) -> None:
+    add_argument("--territory", action="append", default=None, metavar="TERRITORIO",
+                           help=help_text)
+
+
+def _add_evaluation_options(p: _Parser) -> None:
+    p.options.add_argument("--target", type=_percentage, default=DEFAULT_TARGET_PERCENT,
+                           metavar="PERCENTUALE",
+                           help="obiettivo di aumento della densità di rete, in percentuale: "
+                                f"30 = +30%% (predefinito: {DEFAULT_TARGET_PERCENT:g})")
+    p.options.add_argument("--bootstrap", type=_bootstrap, default=DEFAULT_BOOTSTRAP,
+                           metavar="N",
+                           help=f"repliche bootstrap (predefinito: {DEFAULT_BOOTSTRAP})")
+    p.options.add_argument("--seed", type=_count, default=None, metavar="N",
+                           help="seme casuale, per risultati riproducibili "
+                                "(predefinito: nessuno)")
+
+
+def _add_tiles(p: _Parser) -> None:
+    p.options.add_argument("--tiles", choices=["osm"], default=None,
+                           help="sfondo OpenStreetMap: serve internet per vederlo "
+                                "(predefinito: nessuno sfondo, la mappa funziona offline)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``opportunity-map`` (Italian help)."""
-    parser = _Parser(prog="opportunity-map",
-                     description="Mappa delle opportunità: convalida, valutazione della "
-                                 "densità di rete e mappe interattive offline.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="messaggi dettagliati")
-    parser.add_argument("--version", action="version", version="%(prog)s 0.1.0")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMANDO",
-                                parser_class=_Parser)
+    """The argument parser of ``opportunity-map`` (Italian help and messages)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Mappa delle opportunità: convalida dei dati, valutazione della densità "
+                    "di rete rispetto alla baseline e mappe interattive che funzionano offline.",
+        epilog="esempi:\n"
+               f"  {PROG} validate data/ambiti\n"
+               f"  {PROG} build data/ambiti --baseline 30/06/2026 --out risultati\n"
+               f"  {PROG} COMANDO --help    aiuto su un comando")
+    parser.options.add_argument("-v", "--verbose", action="store_true",
+                                help="messaggi dettagliati")
+    parser.options.add_argument("--version", action="version", version=f"{PROG} {_version()}",
+                                help="mostra la versione ed esce")
+    sub = parser.add_subparsers(title="comandi", dest="command", required=True,
+                                metavar="COMANDO", parser_class=_Parser)
 
-    p = sub.add_parser("validate", help="controlla i dati e elenca tutti i problemi")
-    _add_path(p)
+    p = sub.add_parser("validate", help="controlla i dati ed elenca tutti i problemi",
+                       description="Controlla i dati ed elenca tutti i problemi, uno per riga "
+                                   "(file:riga: colonna: messaggio). Uscita 0 se validi "
+                                   "(avvisi ammessi), 1 se ci sono errori.")
+    _add_source(p)
+    _add_quiet(p)
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("template", help="scrive il modello Excel da compilare")
-    p.add_argument("dir", type=Path, help="cartella in cui scrivere il modello")
-    p.add_argument("--territories", type=Path, default=None, help="file dei territori")
+    p = sub.add_parser("template", help="scrive il modello Excel da compilare",
+                       description="Scrive mappa_opportunita.xlsx, il modello da compilare "
+                                   "con elenchi a tendina e istruzioni.")
+    p.arguments.add_argument("dir", type=Path, metavar="CARTELLA",
+                             help="cartella in cui scrivere il modello")
+    p.options.add_argument("--territories", type=Path, default=None, metavar="FILE",
+                           help="file dei territori offerti nel modello (predefinito: "
+                                "i territori del progetto)")
+    _add_quiet(p)
     p.set_defaults(func=_cmd_template)
 
-    p = sub.add_parser("export", help="scrive la mappa in CSV (cartella), .xlsx o .gpkg")
-    _add_path(p)
-    p.add_argument("--out", type=Path, required=True,
-                   help="cartella (CSV) o file .xlsx / .gpkg di destinazione")
+    p = sub.add_parser("export", help="scrive la mappa in CSV (cartella), .xlsx o .gpkg",
+                       description="Controlla la mappa e la scrive in un altro formato.")
+    _add_source(p)
+    p.options.add_argument("--out", type=Path, required=True, metavar="DESTINAZIONE",
+                           help="cartella (CSV) o file .xlsx / .gpkg da scrivere")
+    _add_quiet(p)
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("evaluate", help="densità di rete rispetto alla baseline (+30%%)")
-    _add_path(p)
-    _add_evaluation(p, at_required=True)
-    p.add_argument("--out", type=Path, required=True, help="cartella dei risultati")
+    p = sub.add_parser("evaluate", help="densità di rete rispetto alla baseline (+30%%)",
+                       description="Variazione della densità di rete fra la baseline e la "
+                                   "data --as-of, per territorio e per la Lombardia: "
+                                   "evaluation.csv, .xlsx e .html.")
+    _add_source(p)
+    p.options.add_argument("--baseline", type=_date, required=True, metavar="DATA",
+                           help="data della baseline, gg/mm/aaaa o aaaa-mm-gg (obbligatoria)")
+    _add_as_of(p, "data del confronto con la baseline")
+    _add_evaluation_options(p)
+    _add_territory(p.options.add_argument, "territorio da valutare (nome o sigla, es. bergamo); "
+                              "ripetibile (predefinito: tutti i territori con organizzazioni)")
+    p.options.add_argument("--out", type=Path, required=True, metavar="CARTELLA",
+                           help="cartella dei risultati")
+    _add_quiet(p)
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("render", help="mappe interattive HTML offline per territorio")
-    _add_path(p)
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--territory", help="territorio (es. bergamo)")
-    which.add_argument("--all", action="store_true", help="tutti i territori e l'indice")
-    p.add_argument("--as-of", type=_date, default=None, help="data della mappa")
-    p.add_argument("--baseline", type=_date, default=None,
-                   help="baseline per evidenziare i legami nuovi")
-    p.add_argument("--tiles", choices=["osm"], default=None,
-                   help="sfondo OpenStreetMap (richiede internet per la visualizzazione)")
-    p.add_argument("--out", type=Path, required=True, help="cartella dei file HTML")
+    p = sub.add_parser("render", help="mappe interattive HTML offline per territorio",
+                       description="Mappe interattive HTML, una per territorio, e l'indice; "
+                                   "funzionano offline.")
+    _add_source(p)
+    which = p.options.add_mutually_exclusive_group(required=True)
+    _add_territory(which.add_argument,
+                   "territorio da disegnare (nome o sigla, es. bergamo); ripetibile")
+    which.add_argument("--all", action="store_true",
+                       help="tutti i territori con organizzazioni e l'indice")
+    _add_as_of(p, "data che la mappa mostra")
+    p.options.add_argument("--baseline", type=_date, default=None, metavar="DATA",
+                           help="baseline per evidenziare i legami nuovi "
+                                "(predefinita: nessuna)")
+    _add_tiles(p)
+    p.options.add_argument("--out", type=Path, required=True, metavar="CARTELLA",
+                           help="cartella dei file HTML")
+    _add_quiet(p)
     p.set_defaults(func=_cmd_render)
 
-    p = sub.add_parser("build", help="tutto: convalida, esportazione, valutazione e mappe")
-    _add_path(p)
-    _add_evaluation(p, at_required=False)
-    p.add_argument("--tiles", choices=["osm"], default=None, help="sfondo OpenStreetMap")
-    p.add_argument("--out", type=Path, required=True, help="cartella dei risultati")
-    p.add_argument("-q", "--quiet", action="store_true", help="senza barra di avanzamento")
+    p = sub.add_parser("build", help="tutto: convalida, esportazione, valutazione e mappe",
+                       description="Tutto in una volta: controlla i dati, li esporta "
+                                   "(CSV, .xlsx, .gpkg), valuta la densità rispetto alla "
+                                   "baseline e disegna le mappe.")
+    _add_source(p)
+    p.options.add_argument("--baseline", type=_date, default=None, metavar="DATA",
+                           help="data della baseline, gg/mm/aaaa o aaaa-mm-gg (predefinita: "
+                                "nessuna; senza baseline si scrivono i dati e le mappe alla "
+                                "data --as-of, senza valutazione)")
+    _add_as_of(p, "data che dati e mappe mostrano e del confronto con la baseline")
+    _add_evaluation_options(p)
+    _add_territory(p.options.add_argument, "territorio da includere (nome o sigla, es. bergamo); "
+                              "ripetibile (predefinito: tutti i territori con organizzazioni)")
+    _add_tiles(p)
+    p.options.add_argument("--out", type=Path, required=True, metavar="CARTELLA",
+                           help="cartella dei risultati")
+    _add_quiet(p)
     p.set_defaults(func=_cmd_build)
     return parser
 
 
+# --------------------------------------------------------------------------- errors and main
+
+
+def _flag(param: str) -> str:
+    return _FLAGS.get(param, "--" + param.replace("_", "-"))
+
+
+def _day(value: dt.date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def _target_text(exc: TargetError) -> str:
+    """A target the library refused, stated as the percentage the command line took."""
+    from .evaluation import TARGET_RANGE
+
+    value = exc.value
+    if isinstance(value, int | float) and math.isfinite(value):
+        low, high = (100 * v for v in TARGET_RANGE)
+        bound = f"al massimo {high:g}" if 100 * value > high else f"almeno {low:g}"
+        return f"--target {100 * value:g}: obiettivo fuori misura, il valore ammesso è {bound}"
+    return str(exc)
+
+
+#: Italian text of the library's usage errors, by the parameter they name.
+_USAGE_MESSAGES: dict[str, str] = {
+    "out_dir": "la destinazione --out è un file esistente: indicare una cartella",
+    "baseline": "serve la data di riferimento: indicare --baseline",
+    "territories": "indicare almeno un territorio con --territory",
+    "n_boot": "il numero di repliche --bootstrap deve essere un intero >= 0",
+    "seed": "il seme --seed deve essere un intero >= 0",
+}
+
+
+def _explain(exc: BaseException) -> tuple[int, str]:
+    """The exit status and the Italian message (for stderr) of an error.
+
+    This is the only place where library errors become command-line text.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, "Interrotto."
+    if isinstance(exc, DataError):
+        lines = [format_problems(exc.problems)] if exc.problems else []
+        return EXIT_DATA, "\n".join([*lines, f"Dati NON validi: {_summary(exc.problems)}."])
+    status = EXIT_USAGE
+    if isinstance(exc, UnknownTerritoryError):
+        known = ", ".join(exc.known) if exc.known else "nessuno"
+        text = f"territorio sconosciuto {exc.name!r}: territori disponibili: {known}"
+    elif isinstance(exc, DateOrderError):
+        text = (f"la data {_flag(exc.later_param)} ({_day(exc.later)}) deve essere successiva "
+                f"alla {_flag(exc.earlier_param)} ({_day(exc.earlier)})")
+    elif isinstance(exc, TargetError):
+        text = _target_text(exc)
+    elif isinstance(exc, UsageError):
+        text = _USAGE_MESSAGES.get(exc.param or "", str(exc))
+    elif isinstance(exc, OpportunityMapError):
+        text = str(exc)
+        status = EXIT_DATA
+    elif isinstance(exc, FileNotFoundError):
+        text = f"file o cartella inesistente: {exc.filename or exc}"
+    elif isinstance(exc, PermissionError):
+        text = f"permesso negato: {exc.filename or exc}"
+    elif isinstance(exc, NotADirectoryError):
+        text = f"non è una cartella: {exc.filename or exc}"
+    elif isinstance(exc, IsADirectoryError):
+        text = f"è una cartella, non un file: {exc.filename or exc}"
+    else:  # pragma: no cover - main only passes the types above
+        raise exc
+    return status, f"{PROG}: errore: {text}"
+
+
+#: The errors :func:`main` reports without a traceback.
+_REPORTED = (KeyboardInterrupt, OpportunityMapError, FileNotFoundError, PermissionError,
+             NotADirectoryError, IsADirectoryError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
-                        format="%(levelname)s %(name)s: %(message)s")
-    func: Callable[[argparse.Namespace], int] = args.func
+    """Run the command line and return its exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 ok, 1 data errors, 2 usage errors, 130 interrupted by Ctrl-C.
+    """
     try:
-        return func(args)
-    except _UsageError as exc:
-        print(f"opportunity-map: errore: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except DataError as exc:
-        errors, warnings = _print_problems(exc.problems)
-        print(f"Dati NON validi: {_summary(errors, warnings)}.", file=sys.stderr)
-        return EXIT_DATA
-    except FileNotFoundError as exc:
-        print(f"opportunity-map: errore: file o cartella inesistente: {exc.filename or exc}",
-              file=sys.stderr)
-        return EXIT_USAGE
-    except (ValueError, OpportunityMapError) as exc:
-        print(f"opportunity-map: errore: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except PermissionError as exc:
-        print(f"opportunity-map: errore: permesso negato: {exc.filename}", file=sys.stderr)
-        return EXIT_USAGE
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, --version or a usage error, already printed
+            if exc.code is None or isinstance(exc.code, int):
+                return exc.code or EXIT_OK
+            return EXIT_USAGE
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
+                            format="%(levelname)s %(name)s: %(message)s")
+        command: Callable[[argparse.Namespace], int] = args.func
+        return command(args)
+    except _REPORTED as exc:
+        status, message = _explain(exc)
+        sys.stdout.flush()
+        print(message, file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":  # pragma: no cover

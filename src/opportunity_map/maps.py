@@ -636,8 +636,8 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     # --- opportunities of the shown actors
     opps = m.opportunities
     if not opps.empty:
+        opps = opps[opps["actor_id"].astype(str).str.strip().isin(index_of)]
         opps = opps[active_mask(opps, at)]
-        opps = opps[opps["actor_id"].map(_text).isin(index_of)]
     types, type_index = _vocabulary(OPPORTUNITY_TYPES,
                                     opps["type"] if not opps.empty else [])
     offered: dict[int, list[list[Any]]] = {}
@@ -658,8 +658,10 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     ties = sub.ties
     new = np.zeros(ties.size, dtype=bool)
     if base_net is not None:
+        # a tie of the territory is new when its pair was not tied, inside it, at the baseline
         n = max(index.n_actors, 1)
-        base_keys = base_net.u * n + base_net.v
+        base_ties = base_net.territory(slug).ties
+        base_keys = base_net.u[base_ties] * n + base_net.v[base_ties]
         new = ~np.isin(net.u[ties] * n + net.v[ties], base_keys)
     i_end, j_end = local_of[net.u[ties]], local_of[net.v[ties]]
     drawn = (i_end >= 0) & (j_end >= 0)
@@ -791,10 +793,12 @@ def _tie_notes(m: OpportunityMap, net: Network, ties: np.ndarray) -> dict[int, s
     """The distinct notes of the relations of each tie, joined with " · "."""
     if "notes" not in m.relations or ties.size == 0:
         return {}
-    notes = m.relations["notes"].to_numpy(dtype=object)
+    by_tie = net.relations_of(ties)
+    rows = np.concatenate(list(by_tie.values()))
+    notes = dict(zip(rows.tolist(), m.relations["notes"].iloc[rows].map(_text), strict=True))
     out: dict[int, str] = {}
-    for tie, rows in net.relations_of(ties).items():
-        texts = list(dict.fromkeys(t for t in (_text(notes[r]) for r in rows) if t))
+    for tie, tie_rows in by_tie.items():
+        texts = list(dict.fromkeys(t for r in tie_rows.tolist() if (t := notes[r])))
         if texts:
             out[tie] = " · ".join(texts)
     return out

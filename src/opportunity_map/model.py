@@ -55,7 +55,7 @@ class OpportunityMap:
     ambiti: gpd.GeoDataFrame = field(default_factory=empty_ambiti)
     source: Path | None = None
     problems: list[Problem] = field(default_factory=list, repr=False)
-    _index_cache: tuple[tuple[int, int, int], NetworkIndex] | None = field(
+    _index_cache: tuple[tuple[pd.DataFrame, ...], NetworkIndex] | None = field(
         default=None, init=False, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -106,11 +106,13 @@ class OpportunityMap:
         the same objects; assigning a new table to one of them rebuilds it. (Edit a
         table by assigning a new frame, not in place.)
         """
-        key = (id(self.actors), id(self.relations), id(self.territories))
+        tables = (self.actors, self.relations, self.territories)
         cached = self._index_cache
-        if cached is None or cached[0] != key:
+        if cached is None or any(a is not b for a, b in zip(cached[0], tables, strict=True)):
             index = index_network(self.actors, self.relations, territories=self.territories)
-            self._index_cache = (key, index)
+            # the tables themselves are kept (not their id()), so a freed table whose
+            # address is reused can never be mistaken for the one the index was built from
+            self._index_cache = (tables, index)
             return index
         return cached[1]
 

@@ -38,7 +38,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from ._errors import UnknownTerritoryError
+from ._errors import UnknownTerritoryError, UsageError
 from ._time import active_array, to_timestamp
 from .schema import GROUPS, KIND_TO_GROUP, LEVELS, RELATION_KINDS
 
@@ -153,10 +153,11 @@ class NetworkIndex:
             return "Lombardia"
         return dict(zip(self.slugs, self.names, strict=True)).get(scope, scope)
 
-    def check_territory(self, territory: str | None) -> None:
+    def check_territory(self, territory: str | None, *, param: str = "territory") -> None:
         """Raise :class:`~opportunity_map.UnknownTerritoryError` unless a slug or ``None``."""
         if territory is not None and territory not in self.slugs:
-            raise UnknownTerritoryError(territory, self.slugs)
+            raise UnknownTerritoryError(territory, (*self.slugs, REGION) if param ==
+                                        "territories" else self.slugs, param=param)
 
     def scope_mask(self, territory: str | None) -> np.ndarray:
         """Actors of a territory (every actor for ``None``, the whole map)."""
@@ -205,7 +206,6 @@ class NetworkIndex:
         key, rows = key[order], rows[order]
         first = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, dtype=bool)
         starts = np.flatnonzero(first)
-        tie_of_rel = np.cumsum(first) - 1
         ukey = key[starts]
         since = self.rel_since[rows]
         if rows.size:
@@ -225,7 +225,7 @@ class NetworkIndex:
             else np.zeros(0, dtype=np.int8),
             kind=self.rel_kind[rows[starts]] if rows.size else np.zeros(0, dtype=np.int16),
             n_relations=n_rel.astype(np.int64), since=earliest,
-            relation_rows=rows, tie_of_relation=tie_of_rel.astype(np.int64),
+            relation_rows=rows, tie_starts=np.r_[starts, rows.size].astype(np.int64),
         )
 
 
@@ -304,8 +304,10 @@ class Network:
         active relations, earliest start (NaT when one is open-ended).
     relation_rows : numpy.ndarray
         Positions (into the relations table) of the active relations that make the
-        ties; ``tie_of_relation`` gives the tie of each.
-    tie_of_relation : numpy.ndarray
+        ties, grouped by tie: those of tie k are
+        ``relation_rows[tie_starts[k]:tie_starts[k + 1]]``, strongest first.
+    tie_starts : numpy.ndarray
+        ``n_ties + 1`` offsets into ``relation_rows``.
     """
 
     index: NetworkIndex
@@ -318,7 +320,7 @@ class Network:
     n_relations: np.ndarray
     since: np.ndarray
     relation_rows: np.ndarray
-    tie_of_relation: np.ndarray
+    tie_starts: np.ndarray
 
     def __repr__(self) -> str:
         return (f"<Network al {self.as_of.date()}: {int(self.active_actors.sum())} attori attivi, "
@@ -396,6 +398,18 @@ class Network:
             "since": pd.to_datetime(self.since[t]),
         }, index=pd.Index(t, name="tie"), columns=list(_TIE_COLUMNS))
 
+    def _relation_slots(self, ties: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For the given ties: the owner tie and the slot in ``relation_rows`` of each relation.
+
+        Costs O(len(ties) + their relations), whatever the size of the network.
+        """
+        ties = np.asarray(ties, dtype=np.int64)
+        first = self.tie_starts[ties]
+        lengths = self.tie_starts[ties + 1] - first
+        owner = np.repeat(ties, lengths)
+        shift = np.repeat(first - (np.cumsum(lengths) - lengths), lengths)
+        return owner, shift + np.arange(int(lengths.sum()))
+
     def relations_of(self, ties: np.ndarray) -> dict[int, np.ndarray]:
         """Positions in the relations table of the active relations of each tie.
 
@@ -407,27 +421,18 @@ class Network:
         Returns
         -------
         dict of int to numpy.ndarray
+            Strongest relation first.
         """
-        wanted = np.isin(self.tie_of_relation, ties)
-        rows = self.relation_rows[wanted]
-        owners = self.tie_of_relation[wanted]
-        out: dict[int, np.ndarray] = {}
-        if rows.size:
-            order = np.argsort(owners, kind="stable")
-            owners, rows = owners[order], rows[order]
-            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-            for tie, part in zip(owners[starts], np.split(rows, starts[1:]), strict=True):
-                out[int(tie)] = part
-        return out
+        return {int(t): self.relation_rows[self.tie_starts[t]:self.tie_starts[t + 1]]
+                for t in np.asarray(ties, dtype=np.int64).tolist()}
 
     def _kinds_by_tie(self, ties: np.ndarray) -> list[tuple[str, ...]]:
         """Distinct kinds of the relations of each tie, in vocabulary order."""
         if ties.size == 0:
             return []
         n_kinds = len(self.index.kinds)
-        wanted = np.isin(self.tie_of_relation, ties)
-        combo = np.unique(self.tie_of_relation[wanted] * n_kinds
-                          + self.index.rel_kind[self.relation_rows[wanted]])
+        owner, slots = self._relation_slots(ties)
+        combo = np.unique(owner * n_kinds + self.index.rel_kind[self.relation_rows[slots]])
         owner, code = combo // n_kinds, combo % n_kinds
         starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
         names = np.asarray(self.index.kinds, dtype=object)[code]
@@ -566,9 +571,12 @@ def scopes_of(index: NetworkIndex, territories: Sequence[str] | None) -> list[st
     if isinstance(territories, str):
         territories = [territories]
     scopes = list(dict.fromkeys(str(t) for t in territories))
+    if not scopes:
+        msg = f"territories: give at least one territory (or {REGION!r}), or None for all"
+        raise UsageError(msg, param="territories")
     for scope in scopes:
         if scope != REGION:
-            index.check_territory(scope)
+            index.check_territory(scope, param="territories")
     return scopes
 
 

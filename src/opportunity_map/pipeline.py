@@ -240,7 +240,11 @@ def build(
             figures = compute_figures(m, as_of=at, baseline=base, evaluation=evaluation,
                                       target=target_value)
             written += save_maps(m, out, territories=list(slugs), figures=figures, tiles=tiles)
-    open_first = next((p for p in reversed(written) if p.name == "index.html"), None)
+    maps_written = [p for p in written if p.name in {f"{s}.html" for s in slugs}]
+    if len(maps_written) == 1:  # one territory: its map, not an index of one
+        open_first: Path | None = maps_written[0]
+    else:
+        open_first = next((p for p in reversed(written) if p.name == "index.html"), None)
     if open_first is None:
         open_first = next((p for p in written if p.suffix == ".html"), None)
     if open_first is None and written:
