@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import sparse
 
 from ._errors import DateOrderError, TargetError, UsageError
+from ._format import format_number
 from ._time import to_timestamp
 from .metrics import (
     MAX_LEVEL,
@@ -607,7 +608,7 @@ def _evaluate_scope(
             notes.append(
                 "Nessun legame tra gli attori del panel alla baseline: la variazione "
                 "percentuale non è definita; variazione assoluta della densità "
-                f"{_it_number(d1 - d0, signed=True)} ({ties1} legami nuovi)."
+                f"{format_number(d1 - d0, 4, signed=True)} ({ties1} legami nuovi)."
             )
 
     ci_low = ci_high = se = p_no_inc = w_low = w_high = math.nan
@@ -770,9 +771,3 @@ def _scope_order(scopes: list[str]) -> Any:
         return col.map(order) if col.name == "territory" else col
 
     return key
-
-
-def _it_number(value: float, *, signed: bool = False, digits: int = 4) -> str:
-    """A number in Italian notation (decimal comma)."""
-    text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-    return text.replace(".", ",")

@@ -57,6 +57,7 @@ from ._assets import (
 )
 from ._atomic import write_text_atomic
 from ._errors import DateOrderError, UsageError
+from ._format import format_date, format_number, format_pct
 from ._html import escape_html, json_for_script, safe_href, safe_mailto
 from ._time import active_mask, to_timestamp
 from .evaluation import Evaluation, check_target, evaluate
@@ -290,7 +291,7 @@ def _text(value: object) -> str:
         if value.is_integer():
             return str(int(value))
     if isinstance(value, pd.Timestamp | np.datetime64):
-        return _it_date(pd.Timestamp(value))
+        return format_date(pd.Timestamp(value))
     try:
         if pd.isna(value):
             return ""
@@ -307,22 +308,6 @@ def _iso(value: object) -> str:
     except (TypeError, ValueError):
         return ""
     return "" if pd.isna(ts) else ts.date().isoformat()
-
-
-def _it_date(ts: pd.Timestamp | None) -> str:
-    return "" if ts is None or pd.isna(ts) else ts.strftime("%d/%m/%Y")
-
-
-def _it_number(value: float, digits: int = 4) -> str:
-    if value is None or not math.isfinite(value):
-        return "n.d."
-    return f"{value:.{digits}f}".replace(".", ",")
-
-
-def _it_pct(value: float) -> str:
-    if value is None or not math.isfinite(value):
-        return "n.d."
-    return f"{value:+.1f}%".replace(".", ",").replace("-", "−")
 
 
 def _check_territory(m: OpportunityMap, territory: str) -> str:
@@ -516,27 +501,27 @@ def compute_figures(m: OpportunityMap, *, as_of: object = None, baseline: object
 
 
 def _target_text(target: float) -> str:
-    return _it_pct(100 * target).replace(",0%", "%")
+    return format_pct(100 * target).replace(",0%", "%")
 
 
 def _summary(title: str, figures: MapFigures, territory: str, rows: list[dict[str, Any]],
              total: dict[str, int], *, n_new: int, n_missing: int) -> dict[str, Any]:
     stats = figures.stats.loc[territory]
-    lines = [f"Situazione al {_it_date(figures.as_of)}."]
+    lines = [f"Situazione al {format_date(figures.as_of)}."]
     if figures.baseline is not None:
-        lines.append(f"Confronto con la baseline del {_it_date(figures.baseline)}.")
+        lines.append(f"Confronto con la baseline del {format_date(figures.baseline)}.")
     figs: list[list[str]] = [
-        ["Densità della rete", _it_number(float(stats["density"]))],
-        ["Grado medio", _it_number(float(stats["avg_degree"]), 2)],
+        ["Densità della rete", format_number(float(stats["density"]), 4)],
+        ["Grado medio", format_number(float(stats["avg_degree"]), 2)],
     ]
     notes = [TIE_DEFINITION, _DENSITY_NOTE,
              "Un legame tra organizzazioni di due gruppi è contato in entrambi."]
     ev = figures.evaluation_row(territory)
     if ev is not None:
         figs += [
-            ["Densità alla baseline", _it_number(float(ev["density_full_baseline"]))],
+            ["Densità alla baseline", format_number(float(ev["density_full_baseline"]), 4)],
             ["Variazione della densità (stesse organizzazioni)",
-             f"{_it_pct(float(ev['change_pct']))} "
+             f"{format_pct(float(ev['change_pct']))} "
              f"(obiettivo {_target_text(figures.target)})"],
             ["Organizzazioni stabili / entrate / uscite",
              f"{int(ev['n_panel'])} / +{int(ev['n_entrants'])} / −{int(ev['n_exits'])}"],
@@ -819,9 +804,9 @@ def _change_classes(target: float) -> tuple[tuple[float, str, str], ...]:
     half = full / 2
     return (
         (-math.inf, "#d7301f", "densità in calo"),
-        (0.0, "#fdae61", f"da 0 a {_it_pct(half)}"),
-        (half, "#a6d96a", f"da {_it_pct(half)} a {_it_pct(full)}"),
-        (full, "#1a9641", f"{_it_pct(full)} o più (stima puntuale)"),
+        (0.0, "#fdae61", f"da 0 a {format_pct(half)}"),
+        (half, "#a6d96a", f"da {format_pct(half)} a {format_pct(full)}"),
+        (full, "#1a9641", f"{format_pct(full)} o più (stima puntuale)"),
     )
 
 
@@ -874,24 +859,25 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
         st = stats.loc[slug] if slug in stats.index else pd.Series(dtype=object)
         density = float(st.get("density", math.nan))
         cells = [str(int(st.get("n_actors", 0))), str(int(st.get("n_ties", 0))),
-                 _it_number(density)]
+                 format_number(density, 4)]
         figs = [["Organizzazioni", cells[0]], ["Legami", cells[1]], ["Densità", cells[2]]]
         ev = figures.evaluation_row(slug)
         if ev is not None:
             change = float(ev.get("change_pct", math.nan))
             fill = _classify(change, change_classes)
-            headline = f"Variazione densità: {_it_pct(change)}"
-            short = _it_pct(change)
-            cells.append(_it_pct(change))
-            figs += [["Densità alla baseline", _it_number(float(ev["density_full_baseline"]))],
-                     ["Variazione (stesse organizzazioni)", _it_pct(change)],
+            headline = f"Variazione densità: {format_pct(change)}"
+            short = format_pct(change)
+            cells.append(format_pct(change))
+            figs += [["Densità alla baseline",
+                      format_number(float(ev["density_full_baseline"]), 4)],
+                     ["Variazione (stesse organizzazioni)", format_pct(change)],
                      ["Entrate / uscite", f"+{int(ev['n_entrants'])} / −{int(ev['n_exits'])}"]]
             if ev.get("verdict") == "not_evaluable" and _text(ev.get("note")):
                 figs.append(["Nota", _text(ev.get("note"))])
         else:
             fill = _classify(density, _DENSITY_CLASSES)
-            headline = f"Densità: {_it_number(density)}"
-            short = _it_number(density, 3)
+            headline = f"Densità: {format_number(density, 4)}"
+            short = format_number(density, 3)
         href = links.get(slug)
         if href is not None and not re.match(r"^[a-z0-9][a-z0-9_-]*\.html$", href):
             msg = f"links[{slug!r}]={href!r} must be a file name like 'bergamo.html'"
@@ -902,10 +888,10 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
             "headline": headline, "short": short, "figures": figs, "cells": cells,
             "label": _label_point(row.geometry)}})
     columns = ["Territorio", "Organizzazioni", "Legami", "Densità"]
-    lines = [f"Situazione al {_it_date(at)}."]
+    lines = [f"Situazione al {format_date(at)}."]
     if base is not None:
         columns.append("Variazione")
-        lines.append(f"Variazione della densità rispetto alla baseline del {_it_date(base)} "
+        lines.append(f"Variazione della densità rispetto alla baseline del {format_date(base)} "
                      f"(obiettivo {_target_text(figures.target)}).")
         classes = change_classes
         legend_title = "Variazione della densità"

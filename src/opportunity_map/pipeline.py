@@ -19,6 +19,7 @@ from typing import Literal
 import pandas as pd
 
 from ._errors import DateOrderError, UsageError
+from ._format import format_date
 from ._time import to_timestamp
 from .evaluation import Evaluation, check_target, evaluate
 from .io import load, save
@@ -72,10 +73,6 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     open_first: Path | None = None
-
-
-def _it_date(ts: pd.Timestamp) -> str:
-    return str(ts.strftime("%d/%m/%Y"))
 
 
 def _check_outputs(outputs: Iterable[str]) -> tuple[Output, ...]:
@@ -171,10 +168,10 @@ def build(
     notes: list[str] = []
     if as_of is None:
         at = pd.Timestamp.today().normalize()
-        notes.append(f"Data della mappa: oggi, {_it_date(at)} (--as-of per un'altra data).")
+        notes.append(f"Data della mappa: oggi, {format_date(at)} (--as-of per un'altra data).")
     else:
         at = to_timestamp(as_of, name="as_of")
-        notes.append(f"Data della mappa: {_it_date(at)}.")
+        notes.append(f"Data della mappa: {format_date(at)}.")
     base = None if baseline is None else to_timestamp(baseline, name="baseline")
     if base is not None and base >= at:
         raise DateOrderError("baseline", base.date(), "as_of", at.date())
@@ -221,7 +218,7 @@ def build(
 
     evaluation = None
     if base is not None:
-        notes.append(f"Baseline: {_it_date(base)}; obiettivo +{100 * target_value:g}%.")
+        notes.append(f"Baseline: {format_date(base)}; obiettivo +{100 * target_value:g}%.")
     if "evaluation" in wanted:
         step()
         if base is None:

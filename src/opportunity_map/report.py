@@ -37,6 +37,7 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ._format import format_date, format_density, format_number
 from .evaluation import Evaluation
 from .schema import GROUP_LABELS, GROUPS, TIE_DEFINITION
 
@@ -209,8 +210,8 @@ def render_xlsx(evaluation: Evaluation) -> bytes:
         for scope, frame in evaluation.blocks.groupby("territory", sort=False):
             title = pd.DataFrame({
                 "territorio": [names.get(str(scope), str(scope))],
-                "baseline": [_it_date(evaluation.baseline)],
-                "data di confronto": [_it_date(evaluation.as_of)],
+                "baseline": [format_date(evaluation.baseline)],
+                "data di confronto": [format_date(evaluation.as_of)],
             })
             title.to_excel(writer, sheet_name=_SHEETS["matrices"], startrow=row, index=False)
             for col, (wave, caption) in enumerate(
@@ -244,7 +245,7 @@ def _parameters(evaluation: Evaluation) -> pd.DataFrame:
             "metodo", "versione opportunity_map",
         ],
         "valore": [
-            _it_date(evaluation.baseline), _it_date(evaluation.as_of),
+            format_date(evaluation.baseline), format_date(evaluation.as_of),
             f"{100 * evaluation.target:g}", str(evaluation.n_boot), str(evaluation.seed),
             "panel fisso + bootstrap dei vertici appaiato (Snijders e Borgatti 1999), "
             "intervallo percentile al 95%",
@@ -292,9 +293,9 @@ def render_html(evaluation: Evaluation) -> str:
     context: dict[str, Any] = {
         "title": (
             "Densità della rete: variazione rispetto alla baseline "
-            f"({_it_date(evaluation.baseline)} – {_it_date(evaluation.as_of)})"
+            f"({format_date(evaluation.baseline)} – {format_date(evaluation.as_of)})"
         ),
-        "target_pct": _it_num(100 * evaluation.target, 1),
+        "target_pct": format_number(100 * evaluation.target, 1),
         "tie_definition": TIE_DEFINITION,
         "region": _region_summary(table),
         "n_rows": len(table),
@@ -398,36 +399,6 @@ def _name(names: dict[str, str], scope: object) -> str:
     return names.get(str(scope), str(scope))
 
 
-def _it_date(value: pd.Timestamp) -> str:
-    return str(pd.Timestamp(value).strftime("%d/%m/%Y"))
-
-
-def _it_num(value: object, digits: int = 2, *, signed: bool = False) -> str:
-    """A number in Italian notation; '–' when missing, '∞' when infinite."""
-    if value is None or value is pd.NA:
-        return "–"
-    x = float(value)  # type: ignore[arg-type]
-    if math.isnan(x):
-        return "–"
-    if math.isinf(x):
-        return "+∞" if x > 0 else "−∞"
-    text = f"{x:+,.{digits}f}" if signed else f"{x:,.{digits}f}"
-    return text.replace(",", "\u2009").replace(".", ",").replace("-", "−")
-
-
-def _it_density(value: object) -> str:
-    """A density with four significant digits, in Italian notation."""
-    if value is None or value is pd.NA:
-        return "–"
-    x = float(value)  # type: ignore[arg-type]
-    if math.isnan(x):
-        return "–"
-    if x == 0:
-        return "0"
-    digits = max(4, 3 - math.floor(math.log10(abs(x))))
-    return _it_num(x, digits)
-
-
 def _verdict_label(code: object) -> str:
     return VERDICT_LABELS.get(str(code), str(code))
 
@@ -439,12 +410,12 @@ def _region_summary(table: pd.DataFrame) -> dict[str, str] | None:
         return None
     r = region.iloc[0]
     return {
-        "n_panel": _it_num(r["n_panel"], 0),
-        "density_baseline": _it_density(r["density_baseline"]),
-        "density_as_of": _it_density(r["density_at"]),
-        "change_pct": _it_num(r["change_pct"], 1, signed=True),
-        "ci_low_pct": _it_num(r["ci_low_pct"], 1, signed=True),
-        "ci_high_pct": _it_num(r["ci_high_pct"], 1, signed=True),
+        "n_panel": format_number(r["n_panel"], 0),
+        "density_baseline": format_density(r["density_baseline"]),
+        "density_as_of": format_density(r["density_at"]),
+        "change_pct": format_number(r["change_pct"], 1, signed=True),
+        "ci_low_pct": format_number(r["ci_low_pct"], 1, signed=True),
+        "ci_high_pct": format_number(r["ci_high_pct"], 1, signed=True),
         "verdict": str(r["verdict"]),
         "verdict_label": _verdict_label(r["verdict"]),
     }
@@ -483,14 +454,14 @@ def _cell(column: str, value: object) -> _Cell:
         return _Cell("–" if value is None or value is pd.NA
                      else ("sì" if bool(value) else "no"))
     if column.startswith(("n_", "ties_")):
-        return _Cell(_it_num(value, 0))
+        return _Cell(format_number(value, 0))
     if column == "p_no_increase":
-        return _Cell(_it_num(value, 3))
+        return _Cell(format_number(value, 3))
     if column == "se_pct":
-        return _Cell(_it_num(value, 1))
+        return _Cell(format_number(value, 1))
     if column.endswith("_pct"):
-        return _Cell(_it_num(value, 1, signed=True))
-    return _Cell(_it_density(value))
+        return _Cell(format_number(value, 1, signed=True))
+    return _Cell(format_density(value))
 
 
 _SERIES_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -512,14 +483,14 @@ def _block_charts(evaluation: Evaluation, names: dict[str, str]) -> list[_BlockC
 
 def _series_row(record: dict[Any, Any]) -> list[str]:
     """The formatted cells of one row of the semester series."""
-    cells = [_it_date(record["date"])]
+    cells = [format_date(record["date"])]
     for column, _ in _SERIES_COLUMNS[1:]:
         if column == "change_pct":
-            cells.append(_it_num(record[column], 1, signed=True))
+            cells.append(format_number(record[column], 1, signed=True))
         elif column.startswith("density"):
-            cells.append(_it_density(record[column]))
+            cells.append(format_density(record[column]))
         else:
-            cells.append(_it_num(record[column], 0))
+            cells.append(format_number(record[column], 0))
     return cells
 
 
@@ -618,7 +589,7 @@ def _blocks_png(frame: pd.DataFrame, name: str) -> bytes:
             ax.set_yticks(range(len(labels)), labels=labels)
             ax.set_title(f"{name} – {caption}", fontsize=9)
             for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
-                text = "–" if math.isnan(value) else _it_density(value)
+                text = "–" if math.isnan(value) else format_density(value)
                 dark = not math.isnan(value) and value > 0.6 * vmax
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
                         color="white" if dark else "#222222")
