@@ -13,8 +13,10 @@ Examples
 (5, 4)
 """
 
+import importlib
 import logging
 from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     DataError,
@@ -25,17 +27,52 @@ from ._errors import (
     UnknownTerritoryError,
     UsageError,
 )
-from .evaluation import Evaluation, check_target, evaluate
-from .geography import project_territories
-from .io import example_map, export, load, save, validate
-from .maps import MapFigures, compute_figures, render_index, render_map, save_maps
-from .metrics import actor_stats, block_density, network_stats, network_table
-from .model import OpportunityMap
-from .network import REGION, Network, NetworkIndex, index_network
-from .pipeline import BuildResult, build
-from .report import write_evaluation
-from .schema import TIE_DEFINITION
-from .template import write_template
+
+if TYPE_CHECKING:  # the heavy modules load on first use (the CLI's --help stays instant)
+    from .evaluation import Evaluation, check_target, evaluate
+    from .geography import project_territories
+    from .io import example_map, export, load, save, validate
+    from .maps import MapFigures, compute_figures, render_index, render_map, save_maps
+    from .metrics import actor_stats, block_density, network_stats, network_table
+    from .model import OpportunityMap
+    from .network import REGION, Network, NetworkIndex, index_network
+    from .pipeline import BuildResult, build
+    from .report import write_evaluation
+    from .schema import TIE_DEFINITION
+    from .template import write_template
+
+#: Where each public name lives (imported lazily, PEP 562).
+_LAZY: dict[str, str] = {
+    "Evaluation": "evaluation", "check_target": "evaluation", "evaluate": "evaluation",
+    "project_territories": "geography",
+    "example_map": "io", "export": "io", "load": "io", "save": "io", "validate": "io",
+    "MapFigures": "maps", "compute_figures": "maps", "render_index": "maps",
+    "render_map": "maps", "save_maps": "maps",
+    "actor_stats": "metrics", "block_density": "metrics", "network_stats": "metrics",
+    "network_table": "metrics",
+    "OpportunityMap": "model",
+    "REGION": "network", "Network": "network", "NetworkIndex": "network",
+    "index_network": "network",
+    "BuildResult": "pipeline", "build": "pipeline",
+    "write_evaluation": "report",
+    "TIE_DEFINITION": "schema",
+    "write_template": "template",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'opportunity_map' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "REGION",
