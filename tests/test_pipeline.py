@@ -173,3 +173,21 @@ def test_evaluation_and_figures_must_agree() -> None:
         om.compute_figures(m, evaluation=ev, as_of="2027-06-30")
     with pytest.raises(om.UsageError, match="target"):
         om.compute_figures(m, evaluation=ev, target=0.5)
+
+
+def test_territory_names_are_accepted_everywhere() -> None:
+    m = om.example_map()
+    net = m.network("2026-06-30")
+    by_slug = om.network_stats(net, territory="bergamo")
+    assert om.network_stats(net, territory="BERGAMO") == by_slug
+    assert by_slug["territory"] == "bergamo"
+    assert om.block_density(net, territory="Bergamo").equals(
+        om.block_density(net, territory="bergamo"))
+    assert om.actor_stats(net, territory="Lecco").equals(om.actor_stats(net, territory="lecco"))
+    ev = om.evaluate(m, baseline=BASELINE, as_of=AS_OF, n_boot=0, territories=["Bergamo"])
+    assert ev.table["territory"].tolist() == ["bergamo"]
+    with pytest.raises(om.UnknownTerritoryError) as info:
+        om.evaluate(m, baseline=BASELINE, as_of=AS_OF, n_boot=0, territories=["Pavia"])
+    assert info.value.param == "territories"
+    with pytest.raises(om.UsageError, match="tiles"):
+        om.render_map(m, "bergamo", tiles="google")  # type: ignore[arg-type]

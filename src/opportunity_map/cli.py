@@ -386,8 +386,9 @@ def _add_source(p: _Parser) -> None:
     p.arguments.add_argument("path", type=Path, metavar="PERCORSO",
                              help="cartella della mappa (es. data/ambiti), file .xlsx o .gpkg")
     p.options.add_argument("--territories", type=Path, default=None, metavar="FILE",
-                           help="file dei territori (predefinito: territories.csv nella "
-                                "cartella della mappa o in una cartella superiore)")
+                           help="file dei territori che sostituisce l'elenco (predefinito: "
+                                "gli 11 territori del progetto, estesi da un territories.csv "
+                                "nella cartella della mappa o in una cartella superiore)")
 
 
 def _add_as_of(p: _Parser, what: str) -> None:

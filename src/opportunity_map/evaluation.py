@@ -114,7 +114,7 @@ class Evaluation:
         density_at``.
     series : pandas.DataFrame
         Semester time series: one row per territory and date (baseline, every six
-        months after it, then ``at``), columns ``territory, semester, date,
+        months after it, then ``as_of``), columns ``territory, semester, date,
         n_actors, ties, density`` (whole network of the territory at that date),
         ``n_panel, ties_panel_baseline, ties_panel, density_panel_baseline,
         density_panel, change_pct`` (panel of the actors active at the baseline and
@@ -472,7 +472,7 @@ def evaluate(
     panel, or no tie in the panel at the baseline (``density_change_abs`` then gives
     the absolute change). ``target_pct`` is ``100 * target`` rounded to 10 decimals.
 
-    **Series.** For every date baseline + 6k months before ``at``, and ``at``:
+    **Series.** For every date baseline + 6k months before ``as_of``, and ``as_of``:
     the whole network of the territory, and the panel of the actors active at the
     baseline and at that date with its change against the baseline.
 

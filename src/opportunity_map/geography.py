@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -37,6 +38,7 @@ __all__ = [
     "load_ambiti",
     "load_territories",
     "match_comune",
+    "match_territory",
     "project_territories",
     "resolve_territory",
     "slugify",
@@ -348,13 +350,45 @@ def resolve_territory(territories: pd.DataFrame, name: str) -> str:
     >>> resolve_territory(project_territories(), "Monza e della Brianza")
     'monza-brianza'
     """
-    key = _territory_key(name)
     slugs = [str(x) for x in territories["slug"]]
     names = [str(x) for x in territories["name"]] if "name" in territories else slugs
+    return match_territory(slugs, names, name)
+
+
+def match_territory(slugs: Sequence[str], names: Sequence[str], name: str, *,
+                    param: str = "territory") -> str:
+    """The slug whose slug or name matches ``name`` (see :func:`resolve_territory`).
+
+    Parameters
+    ----------
+    slugs, names : sequence of str
+        The territories' slugs and names, aligned.
+    name : str
+        A slug or a name, any case, accents or spacing.
+    param : str
+        The parameter named in the error.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    UnknownTerritoryError
+        If nothing matches.
+
+    Examples
+    --------
+    >>> match_territory(["monza-brianza"], ["Monza e della Brianza"], "monza e della brianza")
+    'monza-brianza'
+    """
+    if name in slugs:
+        return name
+    key = _territory_key(name)
     for slug, label in zip(slugs, names, strict=True):
         if key and key in (_territory_key(slug), _territory_key(label)):
             return slug
-    raise UnknownTerritoryError(str(name), slugs)
+    raise UnknownTerritoryError(str(name), slugs, param=param)
 
 
 def territories_from_frame(table: pd.DataFrame, *, where: str) -> gpd.GeoDataFrame:

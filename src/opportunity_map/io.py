@@ -39,9 +39,11 @@ def load(path: PathLike, *, territories: PathLike | None = None) -> OpportunityM
         which are merged; or a single workbook / GeoPackage with one sheet/layer
         per table (as :func:`save` writes them).
     territories : path-like, optional
-        The territories CSV. By default the ``territories.csv`` found in ``path``
-        or its parents, or a ``territories`` sheet/layer; failing those, every
-        Italian province.
+        A territories CSV that replaces the project's 11 territories. By default
+        those 11 (:func:`~opportunity_map.project_territories`), extended by a
+        ``territories.csv`` found in ``path`` or its parents, or by a
+        ``territories`` sheet/layer. The map keeps the territories where it has
+        organisations.
 
     Returns
     -------

@@ -327,7 +327,7 @@ def _check_territory(m: OpportunityMap, territory: str) -> str:
 def _check_tiles(tiles: object) -> None:
     if tiles not in (None, "osm"):
         msg = f"tiles must be None (offline) or 'osm', got {tiles!r}"
-        raise ValueError(msg)
+        raise UsageError(msg, param="tiles")
 
 
 def _round_geometry(geom: Any, *, simplify: float = 0.0) -> dict[str, Any] | None:

@@ -331,6 +331,8 @@ def stats_from_arrays(
 
 
 def _scope_stats(net: Network, territory: str | None) -> dict[str, Any]:
+    if territory is not None:
+        territory = net.index.resolve(territory)
     sub = net.territory(territory)
     stats = stats_from_arrays(sub.n_actors, sub.u, sub.v, sub.level,
                               net.index.group[sub.positions])

@@ -38,8 +38,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from ._errors import UnknownTerritoryError, UsageError
+from ._errors import UsageError
 from ._time import active_array, to_timestamp
+from .geography import match_territory
 from .schema import GROUPS, KIND_TO_GROUP, LEVELS, RELATION_KINDS
 
 __all__ = [
@@ -153,18 +154,21 @@ class NetworkIndex:
             return "Lombardia"
         return dict(zip(self.slugs, self.names, strict=True)).get(scope, scope)
 
-    def check_territory(self, territory: str | None, *, param: str = "territory") -> None:
-        """Raise :class:`~opportunity_map.UnknownTerritoryError` unless a slug or ``None``."""
-        if territory is not None and territory not in self.slugs:
-            raise UnknownTerritoryError(territory, (*self.slugs, REGION) if param ==
-                                        "territories" else self.slugs, param=param)
+    def resolve(self, territory: str, *, param: str = "territory") -> str:
+        """The slug of a territory given by slug or name (any case).
+
+        Raises
+        ------
+        UnknownTerritoryError
+            If the map has no such territory.
+        """
+        return match_territory(self.slugs, self.names, territory, param=param)
 
     def scope_mask(self, territory: str | None) -> np.ndarray:
-        """Actors of a territory (every actor for ``None``, the whole map)."""
+        """Actors of a territory (slug or name; every actor for ``None``, the whole map)."""
         if territory is None:
             return np.ones(self.n_actors, dtype=bool)
-        self.check_territory(territory)
-        return np.asarray(self.territory == self.slugs.index(territory))
+        return np.asarray(self.territory == self.slugs.index(self.resolve(territory)))
 
     def active(self, as_of: pd.Timestamp) -> np.ndarray:
         """Actors active at ``as_of`` (boolean array)."""
@@ -364,8 +368,7 @@ class Network:
         ends_v = self.index.territory[self.v]
         if territory is None:
             return int((ends_u != ends_v).sum())
-        self.index.check_territory(territory)
-        code = self.index.slugs.index(territory)
+        code = self.index.slugs.index(self.index.resolve(territory))
         return int(((ends_u == code) ^ (ends_v == code)).sum())
 
     def ties(self, territory: str | None = None) -> pd.DataFrame:
@@ -570,14 +573,12 @@ def scopes_of(index: NetworkIndex, territories: Sequence[str] | None) -> list[st
         return [*index.slugs, REGION]
     if isinstance(territories, str):
         territories = [territories]
-    scopes = list(dict.fromkeys(str(t) for t in territories))
-    if not scopes:
+    if not territories:
         msg = f"territories: give at least one territory (or {REGION!r}), or None for all"
         raise UsageError(msg, param="territories")
-    for scope in scopes:
-        if scope != REGION:
-            index.check_territory(scope, param="territories")
-    return scopes
+    return list(dict.fromkeys(
+        REGION if str(t) == REGION else index.resolve(str(t), param="territories")
+        for t in territories))
 
 
 def _plain(value: Any) -> Any:
