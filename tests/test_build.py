@@ -72,6 +72,8 @@ def test_build_writes_everything(built: Path) -> None:
         assert (built / name).is_file()
     table = pd.read_csv(built / "evaluation.csv")
     assert table["territory"].tolist() == [*SLUGS, "lombardia"]
+    index = (built / "index.html").read_text(encoding="utf-8")
+    assert "<title>Mappe delle opportunità – Lombardia</title>" in index
     assert set(table["verdict"]) <= {"met", "not_met", "inconclusive", "not_evaluable"}
 
 

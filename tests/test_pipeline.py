@@ -78,6 +78,7 @@ def test_the_target_used_is_on_every_page(built: tuple[om.BuildResult, Path]) ->
         assert "30%" not in json.dumps(data, ensure_ascii=False)
     index = _payload((out / "index.html").read_text(encoding="utf-8"))
     assert any("obiettivo +25%" in line for line in index["lines"])
+    assert index["title"] == "Mappe delle opportunità – Bergamo e Lecco"
     assert any("+25,0% o più" in item["label"] for item in index["legend"])
 
 

@@ -922,13 +922,15 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
 
 
 def _index_region(m: OpportunityMap) -> str:
-    """What the index covers: "Lombardia" only when every territory is in Lombardy."""
+    """What the index covers: "Lombardia" when it holds every Lombard province, else names."""
     names = [_text(n) for n in m.territories["name"]] if "name" in m.territories else []
-    if len(names) == 1:
-        return names[0]
     lombardy = {int(c) for c in geography.project_territories()["province_code"]}
     codes = {int(c) for c in m.territories["province_code"]}
-    return "Lombardia" if codes and codes <= lombardy else "territori del progetto"
+    if codes == lombardy:
+        return "Lombardia"
+    if len(names) <= 3:
+        return " e ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    return f"{len(names)} territori"
 
 
 # --------------------------------------------------------------------------- public API
