@@ -1,14 +1,12 @@
 """Tests of opportunity_map.network: the ties at a date, against hand-built values and a
 pure-Python reference written from the definition of a tie.
 
-``hypothesis`` is not installed in the project's virtualenv, so the property tests
-run a seeded random loop over many small tables instead.
+The property test draws small actor and relation tables with ``hypothesis``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import random
 from typing import Any
 
 import networkx as nx
@@ -16,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from _factories import is_active, make_map, random_map, raw_graph
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from opportunity_map import UnknownTerritoryError, example_map
 from opportunity_map.metrics import network_stats, network_table
@@ -502,20 +502,26 @@ def test_ties_match_reference_on_random_maps(seed: int) -> None:
         assert (net.ties()["n_relations"] > 1).any()
 
 
-def _random_tables(rng: random.Random) -> tuple[pd.DataFrame, pd.DataFrame]:
-    days = [None, "2026-06-29", AT, "2026-07-01", "2025-01-01", "2027-01-01"]
-    ids = rng.sample(["a", "b", "c", "d", "e", "f", "g"], rng.randint(0, 7))
+_DAYS = [None, "2026-06-29", AT, "2026-07-01", "2025-01-01", "2027-01-01"]
+
+
+@st.composite
+def small_tables(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Up to 7 actors (some inactive, some elsewhere) and 18 relations (some to a ghost)."""
+    ids = draw(st.lists(st.sampled_from(list("abcdefg")), unique=True, max_size=7))
     actor_rows = [{
-        "id": i, "kind": rng.choice(["impresa", "cooperativa_b", "collocamento_mirato"]),
-        "territory": rng.choice(["bergamo", "brescia", "altrove"]),
-        "since": rng.choice([*days[:3], None, None]), "until": rng.choice([*days[1:], None]),
+        "id": i, "kind": draw(st.sampled_from(["impresa", "cooperativa_b",
+                                               "collocamento_mirato"])),
+        "territory": draw(st.sampled_from(["bergamo", "brescia", "altrove"])),
+        "since": draw(st.sampled_from([*_DAYS[:3], None, None])),
+        "until": draw(st.sampled_from([*_DAYS[1:], None])),
     } for i in ids]
-    ends = [*ids, "ghost"] if ids else ["ghost"]
-    kinds = [*RELATION_KINDS, "nuovo"]
-    relation_rows = [{
-        "source": rng.choice(ends), "target": rng.choice(ends), "kind": rng.choice(kinds),
-        "level": rng.randint(1, 4), "since": rng.choice(days), "until": rng.choice(days),
-    } for _ in range(rng.randint(0, 18))]
+    ends = st.sampled_from([*ids, "ghost"])
+    relation_rows = draw(st.lists(st.fixed_dictionaries({
+        "source": ends, "target": ends, "kind": st.sampled_from([*RELATION_KINDS, "nuovo"]),
+        "level": st.integers(1, 4), "since": st.sampled_from(_DAYS),
+        "until": st.sampled_from(_DAYS),
+    }), max_size=18))
     return frames(actor_rows, relation_rows)
 
 
@@ -532,23 +538,19 @@ def _graph_from_rows(actors: pd.DataFrame, relations: pd.DataFrame, as_of: str,
     return g
 
 
-def test_property_ties_equal_reference_on_random_small_tables() -> None:
-    rng = random.Random(20260630)
-    n_ties_seen = 0
-    for _ in range(200):
-        actors, relations = _random_tables(rng)
-        index = index_network(actors, relations, territories=TERRITORIES)
-        for as_of in ("2026-06-29", AT, "2026-07-01"):
-            net = index.at(as_of)
-            for territory in (None, "bergamo", "brescia"):
-                expected = reference_ties(actors, relations, as_of, territory)
-                assert records(net.ties(territory)) == expected, (actors, relations, as_of)
-                g = _graph_from_rows(actors, relations, as_of, territory)
-                stats = network_stats(net, territory=territory)
-                assert stats["n_ties"] == g.number_of_edges()
-                assert stats["n_actors"] == g.number_of_nodes()
-                n_ties_seen += g.number_of_edges()
-    assert n_ties_seen > 200  # the loop is not vacuous
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables=small_tables(), as_of=st.sampled_from(["2026-06-29", AT, "2026-07-01"]),
+       territory=st.sampled_from([None, "bergamo", "brescia"]))
+def test_property_ties_equal_reference_on_small_tables(
+        tables: tuple[pd.DataFrame, pd.DataFrame], as_of: str, territory: str | None) -> None:
+    actors, relations = tables
+    net = index_network(actors, relations, territories=TERRITORIES).at(as_of)
+    expected = reference_ties(actors, relations, as_of, territory)
+    assert records(net.ties(territory)) == expected
+    g = _graph_from_rows(actors, relations, as_of, territory)
+    stats = network_stats(net, territory=territory)
+    assert stats["n_ties"] == g.number_of_edges() == len(expected)
+    assert stats["n_actors"] == g.number_of_nodes()
 
 
 def test_raw_graph_helper_agrees_with_reference() -> None:

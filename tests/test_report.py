@@ -14,6 +14,7 @@ import pytest
 from _factories import make_map, random_map
 
 from opportunity_map import report
+from opportunity_map._html import templates
 from opportunity_map.evaluation import TABLE_COLUMNS, Evaluation, evaluate
 from opportunity_map.report import render_html, write_evaluation
 from opportunity_map.schema import TIE_DEFINITION
@@ -112,7 +113,7 @@ def test_html_data_is_inert_in_the_template() -> None:
     assert "<script" not in text.lower()
     assert text.count("</style>") == 1 and text.count("<style>") == 1
     assert "alert(1)&lt;/script&gt; 49" not in text
-    assert report._environment() is report._environment()
+    assert templates() is templates()  # one environment for every page
 
 
 def test_html_tie_definition_and_target_from_evaluation() -> None:

@@ -24,16 +24,20 @@ return ``http:``, ``https:`` or ``mailto:`` URLs; anything else (``javascript:``
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 from typing import Any
+
+import jinja2
 
 __all__ = [
     "escape_html",
     "json_for_script",
     "safe_href",
     "safe_mailto",
+    "templates",
 ]
 
 #: Characters replaced by :func:`escape_html`, with their numeric references.
@@ -212,3 +216,21 @@ def safe_mailto(email: object) -> str | None:
     if not text or _CONTROL.search(text) or not _EMAIL.match(text):
         return None
     return "mailto:" + text
+
+
+@functools.cache
+def templates() -> jinja2.Environment:
+    """The Jinja2 environment of the package's ``templates/``, autoescaping, built once.
+
+    Data always reaches a template as a variable (escaped by autoescape), never as
+    template source. Values that are already safe for their context (the package's
+    own CSS and JavaScript, JSON from :func:`json_for_script`) are passed as
+    :class:`markupsafe.Markup`.
+    """
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("opportunity_map", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )

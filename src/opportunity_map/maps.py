@@ -44,6 +44,7 @@ import shapely
 from branca.element import Element
 from folium.elements import JSCSSMixin
 from folium.template import Template
+from markupsafe import Markup
 
 from . import geography
 from ._assets import (
@@ -58,7 +59,7 @@ from ._assets import (
 from ._atomic import write_text_atomic
 from ._errors import DateOrderError, UsageError
 from ._format import format_date, format_number, format_pct
-from ._html import escape_html, json_for_script, safe_href, safe_mailto
+from ._html import escape_html, json_for_script, safe_href, safe_mailto, templates
 from ._time import active_mask, to_timestamp
 from .evaluation import Evaluation, check_target, evaluate
 from .metrics import network_table
@@ -259,21 +260,24 @@ class OpportunityLayer(JSCSSMixin):
             raise TypeError(msg)
         super().render(**kwargs)  # type: ignore[no-untyped-call]
         data_id = f"{self.get_name()}_data"
+        parts = templates().get_template("map_layer.html.j2").module
+        # the package's own files and JSON already escaped for a <script> element
         figure.header.add_child(
-            _RawHtml(f"<style>\n{static_text('map.css')}</style>\n"
-                     f"<script>\n{static_text('map.js')}</script>\n"),
+            _RawHtml(parts.assets(Markup(static_text("map.css")),  # type: ignore[attr-defined]
+                                  Markup(static_text("map.js")))),
             name="opportunity_map_assets",
         )
         figure.html.add_child(
-            _RawHtml(f'<script type="application/json" id="{data_id}">'
-                     f"{json_for_script(self.data)}</script>\n"),
+            _RawHtml(parts.data(data_id,  # type: ignore[attr-defined]
+                                Markup(json_for_script(self.data)))),
             name=data_id,
         )
         tile = self.tile_layer.get_name() if self.tile_layer is not None else "null"
-        options = f"{{cluster: {'true' if self.cluster else 'false'}, tileLayer: {tile}}}"
         figure.script.add_child(
-            _RawHtml(f"opportunityMap.start({json_for_script(self.kind)}, {parent.get_name()}, "
-                     f"{json_for_script(data_id)}, {options});\n"),
+            _RawHtml(parts.start(  # type: ignore[attr-defined]
+                Markup(json_for_script(self.kind)), Markup(parent.get_name()),
+                Markup(json_for_script(data_id)), Markup(json_for_script(self.cluster)),
+                Markup(tile))),
             name=self.get_name(),
         )
 

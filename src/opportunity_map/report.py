@@ -19,7 +19,6 @@ so a failure leaves no half-written file:
 from __future__ import annotations
 
 import base64
-import functools
 import io
 import logging
 import math
@@ -30,7 +29,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 import pandas as pd
 from matplotlib import rc_context
@@ -38,6 +36,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ._format import format_date, format_density, format_number
+from ._html import templates
 from .evaluation import Evaluation
 from .schema import GROUP_LABELS, GROUPS, TIE_DEFINITION
 
@@ -330,22 +329,10 @@ def render_html(evaluation: Evaluation) -> str:
         "seed": evaluation.seed,
         "version": _version(),
     }
-    return _environment().get_template(_TEMPLATE).render(context)
+    return templates().get_template(_TEMPLATE).render(context)
 
 
 _TEMPLATE = "report.html.j2"
-
-
-@functools.cache
-def _environment() -> jinja2.Environment:
-    """The Jinja2 environment of the package templates, built once."""
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("opportunity_map", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 @dataclass(frozen=True)
