@@ -31,12 +31,12 @@ from ._errors import (
 if TYPE_CHECKING:  # the heavy modules load on first use (the CLI's --help stays instant)
     from .evaluation import Evaluation, check_target, evaluate
     from .geography import project_territories
-    from .io import example_map, export, load, save, validate
+    from .io import example_map, load, save, validate
     from .maps import MapFigures, compute_figures, render_index, render_map, save_maps
     from .metrics import actor_stats, block_density, network_stats, network_table
     from .model import OpportunityMap
     from .network import REGION, Network, NetworkIndex, index_network
-    from .pipeline import BuildResult, build
+    from .pipeline import BuildResult, build, export
     from .report import write_evaluation
     from .schema import TIE_DEFINITION
     from .template import write_template
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # the heavy modules load on first use (the CLI's --help stays
 _LAZY: dict[str, str] = {
     "Evaluation": "evaluation", "check_target": "evaluation", "evaluate": "evaluation",
     "project_territories": "geography",
-    "example_map": "io", "export": "io", "load": "io", "save": "io", "validate": "io",
+    "example_map": "io", "export": "pipeline", "load": "io", "save": "io", "validate": "io",
     "MapFigures": "maps", "compute_figures": "maps", "render_index": "maps",
     "render_map": "maps", "save_maps": "maps",
     "actor_stats": "metrics", "block_density": "metrics", "network_stats": "metrics",

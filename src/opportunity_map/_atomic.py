@@ -1,14 +1,34 @@
-"""Atomic file writing: a failed run never leaves a half-written output."""
+"""Atomic file writing: a failed run never leaves a half-written output.
+
+One file is written through a temporary file renamed into place
+(:func:`atomic_path`); a build's many outputs are written in a staging folder and
+moved into place only when all succeeded (:func:`staged_outputs`), after checking
+that the output does not overlap the input (:func:`check_output_location`).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_text_atomic"]
+from ._errors import OutputLocationError
+
+__all__ = [
+    "OUTPUT_MARKER",
+    "StagedOutputs",
+    "atomic_path",
+    "check_output_location",
+    "check_writable",
+    "is_output_folder",
+    "staged_outputs",
+    "write_bytes_atomic",
+    "write_text_atomic",
+]
 
 
 @contextlib.contextmanager
@@ -60,3 +80,162 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(target)
+
+
+def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``target`` atomically and return the path."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+    return Path(target)
+
+
+#: The file that marks a folder as written by opportunity_map: what the last build
+#: wrote there. The loader never reads such a folder back as input.
+OUTPUT_MARKER = ".opportunity_map.json"
+_STAGING_PREFIX = ".opportunity_map-staging-"
+
+
+def is_output_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds outputs of opportunity_map (its marker, or a staging folder)."""
+    return (folder / OUTPUT_MARKER).is_file() or folder.name.startswith(_STAGING_PREFIX)
+
+
+def check_output_location(out: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]],
+                          *, param: str = "out_dir") -> Path:
+    """Refuse an output that is a file where a folder is needed, or overlaps an input.
+
+    Parameters
+    ----------
+    out : path-like
+        The output folder.
+    inputs : sequence of path-like
+        The files and folders read (the data, a territories file...).
+    param : str
+        The parameter named in the error.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``, resolved.
+
+    Raises
+    ------
+    OutputLocationError
+        If ``out`` is an existing file, is an input, lies inside an input folder, or
+        holds an input.
+
+    Examples
+    --------
+    >>> check_output_location("data/ambiti/out", ["data/ambiti"])
+    Traceback (most recent call last):
+    ...
+    opportunity_map._errors.OutputLocationError: out_dir='...' is inside the input 'data/ambiti'
+    """
+    target = Path(out).resolve()
+    if target.exists() and not target.is_dir():
+        raise OutputLocationError(str(out), None, "file", param=param)
+    for given in inputs:
+        source = Path(given).resolve()
+        if target == source:
+            raise OutputLocationError(str(out), str(given), "same", param=param)
+        if source.is_dir() and source in target.parents:
+            raise OutputLocationError(str(out), str(given), "inside", param=param)
+        if target in source.parents:
+            raise OutputLocationError(str(out), str(given), "holds", param=param)
+    return target
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and check a file can be written in it.
+
+    Raises
+    ------
+    PermissionError, OSError
+        When the folder cannot be created or written (nothing is left behind).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".opportunity_map-check-", dir=folder)
+    os.close(fd)
+    os.unlink(name)
+
+
+class StagedOutputs:
+    """Outputs written in a hidden staging folder, moved into place only when all succeed.
+
+    Use :func:`staged_outputs`. ``root`` is where the writers write;
+    :meth:`commit` moves each file or folder written there onto the output folder
+    (``os.replace``, atomic per entry), removes what the previous build listed in
+    :data:`OUTPUT_MARKER` and did not write again, and records the new list. A
+    failure before :meth:`commit` (an exception, Ctrl-C, SIGTERM turned into an
+    exception, a full disk) removes the staging folder and leaves the previous
+    outputs as they were.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        out.mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out))
+
+    def final(self, staged: Path) -> Path:
+        """Where a path of the staging folder ends up after :meth:`commit`."""
+        return self.out / staged.relative_to(self.root)
+
+    def commit(self) -> list[Path]:
+        """Move the staged outputs into place; return their final paths."""
+        previous = _read_marker(self.out)
+        entries = sorted(self.root.iterdir())
+        names = [e.name for e in entries]
+        trash = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX + "old-", dir=self.out))
+        try:
+            for entry in entries:
+                target = self.out / entry.name
+                if target.is_dir() and not target.is_symlink():
+                    os.replace(target, trash / entry.name)
+                os.replace(entry, target)
+            for name in previous:
+                stale = self.out / name
+                if name not in names and Path(name).name == name and stale.is_file():
+                    stale.unlink()
+            write_text_atomic(self.out / OUTPUT_MARKER, json.dumps(
+                {"generator": "opportunity_map", "files": names}, indent=1) + "\n")
+        finally:
+            shutil.rmtree(trash, ignore_errors=True)
+            shutil.rmtree(self.root, ignore_errors=True)
+        return [self.out / n for n in names]
+
+    def discard(self) -> None:
+        """Remove the staging folder and everything in it."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _read_marker(out: Path) -> list[str]:
+    try:
+        data = json.loads((out / OUTPUT_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    files = data.get("files", []) if isinstance(data, dict) else []
+    return [str(f) for f in files if isinstance(f, str)]
+
+
+@contextlib.contextmanager
+def staged_outputs(out: str | os.PathLike[str]) -> Iterator[StagedOutputs]:
+    """Stage a build's outputs and move them into ``out`` only if every one was written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with staged_outputs(folder) as stage:
+    ...         _ = write_text_atomic(stage.root / "index.html", "<p>ok</p>")
+    ...         visible_during = sorted(p.name for p in Path(folder).iterdir()
+    ...                                 if not p.name.startswith("."))
+    ...     visible_during, sorted(p.name for p in Path(folder).iterdir())
+    ([], ['.opportunity_map.json', 'index.html'])
+    """
+    stage = StagedOutputs(Path(out))
+    try:
+        yield stage
+    except BaseException:
+        stage.discard()
+        raise
+    stage.commit()

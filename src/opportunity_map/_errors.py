@@ -16,6 +16,7 @@ __all__ = [
     "DataError",
     "DateOrderError",
     "OpportunityMapError",
+    "OutputLocationError",
     "Problem",
     "TargetError",
     "UnknownTerritoryError",
@@ -155,3 +156,29 @@ class TargetError(UsageError):
     def __init__(self, value: object, message: str) -> None:
         self.value = value
         super().__init__(message, param="target")
+
+
+class OutputLocationError(UsageError):
+    """An output that would overwrite an input, land inside it, or replace a file.
+
+    Attributes
+    ----------
+    out : str
+        The output as given.
+    source : str or None
+        The input it collides with (``None`` when ``out`` is an existing file).
+    relation : {"file", "same", "inside", "holds"}
+        ``out`` is an existing file; is the input; lies inside the input folder;
+        holds the input.
+    """
+
+    def __init__(self, out: str, source: str | None, relation: str, *,
+                 param: str = "out_dir") -> None:
+        self.out, self.source, self.relation = out, source, relation
+        what = {
+            "file": "is an existing file, not a folder",
+            "same": f"is the input {source!r}",
+            "inside": f"is inside the input {source!r}",
+            "holds": f"holds the input {source!r}",
+        }[relation]
+        super().__init__(f"{param}={out!r} {what}", param=param)

@@ -4,7 +4,7 @@ Design (in the style of rasterio's ``rio``):
 
 * **One library call per command.** Each ``_cmd_*`` function turns the parsed
   options into arguments and calls exactly one library function
-  (:func:`opportunity_map.io.validate`, :func:`opportunity_map.io.export`,
+  (:func:`opportunity_map.io.validate`, :func:`opportunity_map.pipeline.export`,
   :func:`opportunity_map.template.write_template` or
   :func:`opportunity_map.pipeline.build`); it then prints what happened. No
   data logic lives here, so the command and the notebooks behave the same.
@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import importlib.metadata
 import itertools
 import logging
 import math
 import re
+import signal
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -49,6 +51,7 @@ from ._errors import (
     DataError,
     DateOrderError,
     OpportunityMapError,
+    OutputLocationError,
     Problem,
     TargetError,
     UnknownTerritoryError,
@@ -63,7 +66,7 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 PROG = "opportunity-map"
-EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 DEFAULT_TARGET_PERCENT = 30.0
 DEFAULT_BOOTSTRAP = 2000
 ALL_OUTPUTS: tuple[Output, ...] = ("data", "evaluation", "maps")
@@ -324,7 +327,7 @@ def _cmd_template(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .io import export
+    from .pipeline import export
 
     m, path = export(args.path, args.out, territories=args.territories)
     _print_warnings(m.problems, quiet=args.quiet)
@@ -564,6 +567,8 @@ def _explain(exc: BaseException) -> tuple[int, str]:
     """
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED, "Interrotto."
+    if isinstance(exc, _Terminated):
+        return EXIT_TERMINATED, "Interrotto (segnale di terminazione)."
     if isinstance(exc, DataError):
         lines = [format_problems(exc.problems)] if exc.problems else []
         return EXIT_DATA, "\n".join([*lines, f"Dati NON validi: {_summary(exc.problems)}."])
@@ -576,6 +581,8 @@ def _explain(exc: BaseException) -> tuple[int, str]:
                 f"alla {_flag(exc.earlier_param)} ({_day(exc.earlier)})")
     elif isinstance(exc, TargetError):
         text = _target_text(exc)
+    elif isinstance(exc, OutputLocationError):
+        text = _output_location_text(exc)
     elif isinstance(exc, UsageError):
         text = _USAGE_MESSAGES.get(exc.param or "", str(exc))
     elif isinstance(exc, OpportunityMapError):
@@ -589,14 +596,41 @@ def _explain(exc: BaseException) -> tuple[int, str]:
         text = f"non è una cartella: {exc.filename or exc}"
     elif isinstance(exc, IsADirectoryError):
         text = f"è una cartella, non un file: {exc.filename or exc}"
+    elif isinstance(exc, OSError):
+        reason = ("spazio su disco esaurito" if exc.errno == errno.ENOSPC
+                  else exc.strerror or str(exc))
+        text = (f"scrittura non riuscita ({reason}); i risultati precedenti sono rimasti "
+                "com'erano")
     else:  # pragma: no cover - main only passes the types above
         raise exc
     return status, f"{PROG}: errore: {text}"
 
 
+def _output_location_text(exc: OutputLocationError) -> str:
+    flag = "--out"
+    if exc.relation == "file":
+        return f"la destinazione {flag} {exc.out} è un file esistente: indicare una cartella"
+    if exc.relation == "same":
+        return (f"la destinazione {flag} {exc.out} coincide con i dati da leggere: "
+                "i dati non vengono mai sovrascritti, indicare un'altra destinazione")
+    if exc.relation == "inside":
+        return (f"la destinazione {flag} {exc.out} è dentro la cartella dei dati "
+                f"{exc.source}: i risultati finirebbero tra i dati, indicare una cartella "
+                "esterna")
+    return (f"la destinazione {flag} {exc.out} contiene i dati {exc.source}: indicare "
+            "un'altra destinazione")
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised as an exception so that every temporary file is cleaned up."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 #: The errors :func:`main` reports without a traceback.
-_REPORTED = (KeyboardInterrupt, OpportunityMapError, FileNotFoundError, PermissionError,
-             NotADirectoryError, IsADirectoryError)
+_REPORTED = (KeyboardInterrupt, _Terminated, OpportunityMapError, OSError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -610,7 +644,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 ok, 1 data errors, 2 usage errors, 130 interrupted by Ctrl-C.
+        0 ok, 1 data errors, 2 usage errors (and outputs that could not be written),
+        130 interrupted by Ctrl-C, 143 terminated by SIGTERM.
     """
     try:
         parser = build_parser()
@@ -623,7 +658,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                             format="%(levelname)s %(name)s: %(message)s")
         command: Callable[[argparse.Namespace], int] = args.func
-        return command(args)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            return command(args)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     except _REPORTED as exc:
         status, message = _explain(exc)
         sys.stdout.flush()

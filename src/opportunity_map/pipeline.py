@@ -18,7 +18,8 @@ from typing import Literal
 
 import pandas as pd
 
-from ._errors import DateOrderError, UsageError
+from ._atomic import check_output_location, check_writable, staged_outputs
+from ._errors import DateOrderError, OutputLocationError, UsageError
 from ._format import format_date
 from ._time import to_timestamp
 from .evaluation import Evaluation, check_target, evaluate
@@ -28,7 +29,7 @@ from .model import OpportunityMap
 from .network import REGION
 from .report import write_evaluation
 
-__all__ = ["OUTPUTS", "BuildResult", "Output", "build"]
+__all__ = ["OUTPUTS", "BuildResult", "Output", "build", "export"]
 
 log = logging.getLogger(__name__)
 
@@ -182,9 +183,8 @@ def build(
         msg = f"n_boot must be a non-negative integer, got {n_boot!r}"
         raise UsageError(msg, param="n_boot")
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        msg = f"out_dir={str(out)!r} is a file, not a folder"
-        raise UsageError(msg, param="out_dir")
+    inputs = [p for p in (source, territories_file) if isinstance(p, str | Path)]
+    check_output_location(out, inputs)
 
     steps = ["convalida", *[{"data": "esportazione dei dati", "evaluation": "valutazione",
                              "maps": "mappe"}[o] for o in wanted]]
@@ -210,33 +210,40 @@ def build(
     if not slugs:
         notes.append("I dati non contengono organizzazioni: nessun territorio da mostrare.")
 
-    written: list[Path] = []
-    if "data" in wanted:
-        step()
-        written += [save(m, out / "dati"), save(m, out / "mappa_opportunita.gpkg"),
-                    save(m, out / "mappa_opportunita.xlsx")]
-
     evaluation = None
     if base is not None:
         notes.append(f"Baseline: {format_date(base)}; obiettivo +{100 * target_value:g}%.")
-    if "evaluation" in wanted:
-        step()
-        if base is None:
-            notes.append("Nessuna valutazione: non è stata indicata la baseline (--baseline), "
-                         "quindi la variazione di densità non è calcolata.")
-        elif slugs:
-            scopes = [*slugs, REGION] if territories is None else list(slugs)
-            evaluation = evaluate(m.network_index(), baseline=base, as_of=at,
-                                  target=target_value, n_boot=n_boot, seed=seed,
-                                  territories=scopes)
-            written += list(write_evaluation(evaluation, out).values())
-
-    if "maps" in wanted:
-        step()
-        if slugs:
+    check_writable(out)
+    # every output is written in a staging folder and moved into place only when all
+    # succeeded: a failure (or Ctrl-C) leaves the previous outputs as they were
+    with staged_outputs(out) as stage:
+        staged: list[Path] = []
+        if "data" in wanted:
+            step()
+            staged += [save(m, stage.root / "dati"),
+                       save(m, stage.root / "mappa_opportunita.gpkg"),
+                       save(m, stage.root / "mappa_opportunita.xlsx")]
+        if "evaluation" in wanted:
+            step()
+            if base is None:
+                notes.append("Nessuna valutazione: non è stata indicata la baseline "
+                             "(--baseline), quindi la variazione di densità non è calcolata.")
+            elif slugs:
+                scopes = [*slugs, REGION] if territories is None else list(slugs)
+                evaluation = evaluate(m.network_index(), baseline=base, as_of=at,
+                                      target=target_value, n_boot=n_boot, seed=seed,
+                                      territories=scopes)
+                staged += list(write_evaluation(evaluation, stage.root).values())
+        if "maps" in wanted and slugs:
+            step()
             figures = compute_figures(m, as_of=at, baseline=base, evaluation=evaluation,
                                       target=target_value)
-            written += save_maps(m, out, territories=list(slugs), figures=figures, tiles=tiles)
+            staged += save_maps(m, stage.root, territories=list(slugs), figures=figures,
+                                tiles=tiles)
+        elif "maps" in wanted:
+            step()
+        written = [stage.final(p) for p in staged]
+
     maps_written = [p for p in written if p.name in {f"{s}.html" for s in slugs}]
     if len(maps_written) == 1:  # one territory: its map, not an index of one
         open_first: Path | None = maps_written[0]
@@ -250,3 +257,54 @@ def build(
     return BuildResult(map=m, territories=slugs, as_of=at, baseline=base,
                        evaluation=evaluation, notes=notes, written=written,
                        open_first=open_first)
+
+
+def export(source: str | Path, dest: str | Path, *,
+           territories: str | Path | None = None) -> tuple[OpportunityMap, Path]:
+    """Load a map and write it in another format, never over its input.
+
+    Parameters
+    ----------
+    source : path-like
+        As for :func:`~opportunity_map.load`.
+    dest : path-like
+        A folder (CSV), a ``.xlsx`` or a ``.gpkg`` file (see
+        :func:`~opportunity_map.save`).
+    territories : path-like, optional
+        As for :func:`~opportunity_map.load`.
+
+    Returns
+    -------
+    (OpportunityMap, pathlib.Path)
+        The map and the path written.
+
+    Raises
+    ------
+    OutputLocationError
+        If ``dest`` is the input, lies inside an input folder or holds the input
+        (checked before reading).
+    DataError
+        If the data has errors (nothing is written).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from importlib import resources
+    >>> with resources.as_file(resources.files("opportunity_map") / "data" / "example") as src:
+    ...     with tempfile.TemporaryDirectory() as out:
+    ...         m, path = om.export(src, Path(out) / "mappa.xlsx")
+    ...         path.name, len(om.load(path).actors)
+    ('mappa.xlsx', 9)
+    """
+    inputs = [p for p in (source, territories) if p is not None]
+    target = Path(dest)
+    if target.suffix.lower() in {".xlsx", ".gpkg"}:
+        # a file: it must not be an input, nor sit inside an input folder
+        check_output_location(target.parent / f".{target.name}.check", inputs, param="dest")
+        for given in inputs:
+            if target.resolve() == Path(given).resolve():
+                raise OutputLocationError(str(dest), str(given), "same", param="dest")
+    else:
+        check_output_location(target, inputs, param="dest")
+    m = load(source, territories=territories)
+    return m, save(m, target)
