@@ -137,3 +137,12 @@ def test_sigterm_mid_build_leaves_nothing_behind(tmp_path: Path) -> None:
     assert "Interrotto" in err and "Traceback" not in err
     assert _leftovers(out) == []
     assert not (out / "index.html").exists()
+
+
+def test_render_after_evaluate_in_one_folder_keeps_the_evaluation(tmp_path: Path) -> None:
+    out = tmp_path / "risultati"
+    om.build(om.example_map(), out, outputs=["evaluation"], baseline=BASELINE, as_of=AS_OF,
+             n_boot=20, seed=1)
+    om.build(om.example_map(), out, outputs=["maps"], as_of=AS_OF)
+    names = {p.name for p in out.iterdir()}
+    assert {"evaluation.html", "evaluation.csv", "index.html", "bergamo.html"} <= names

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ._errors import OutputLocationError
@@ -164,15 +164,17 @@ class StagedOutputs:
 
     Use :func:`staged_outputs`. ``root`` is where the writers write;
     :meth:`commit` moves each file or folder written there onto the output folder
-    (``os.replace``, atomic per entry), removes what the previous build listed in
-    :data:`OUTPUT_MARKER` and did not write again, and records the new list. A
+    (``os.replace``, atomic per entry), removes the files of the previous builds
+    (listed in :data:`OUTPUT_MARKER`) that ``retire`` selects and this build did not
+    write again, and records the list of outputs present. A
     failure before :meth:`commit` (an exception, Ctrl-C, SIGTERM turned into an
     exception, a full disk) removes the staging folder and leaves the previous
     outputs as they were.
     """
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, retire: Callable[[str], bool] | None = None) -> None:
         self.out = out
+        self.retire = retire
         out.mkdir(parents=True, exist_ok=True)
         self.root = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out))
 
@@ -192,12 +194,18 @@ class StagedOutputs:
                 if target.is_dir() and not target.is_symlink():
                     os.replace(target, trash / entry.name)
                 os.replace(entry, target)
+            kept = []
             for name in previous:
+                if name in names or Path(name).name != name:
+                    continue
                 stale = self.out / name
-                if name not in names and Path(name).name == name and stale.is_file():
+                if self.retire is not None and self.retire(name) and stale.is_file():
                     stale.unlink()
+                elif stale.exists():
+                    kept.append(name)
             write_text_atomic(self.out / OUTPUT_MARKER, json.dumps(
-                {"generator": "opportunity_map", "files": names}, indent=1) + "\n")
+                {"generator": "opportunity_map", "files": sorted({*kept, *names})},
+                indent=1) + "\n")
         finally:
             shutil.rmtree(trash, ignore_errors=True)
             shutil.rmtree(self.root, ignore_errors=True)
@@ -218,8 +226,18 @@ def _read_marker(out: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def staged_outputs(out: str | os.PathLike[str]) -> Iterator[StagedOutputs]:
+def staged_outputs(out: str | os.PathLike[str], *,
+                   retire: Callable[[str], bool] | None = None) -> Iterator[StagedOutputs]:
     """Stage a build's outputs and move them into ``out`` only if every one was written.
+
+    Parameters
+    ----------
+    out : path-like
+        The output folder.
+    retire : callable, optional
+        ``retire(name)`` is true for a file of a previous build that this build
+        replaces as a whole (the maps of territories no longer drawn): it is removed
+        on commit unless written again.
 
     Examples
     --------
@@ -232,7 +250,7 @@ def staged_outputs(out: str | os.PathLike[str]) -> Iterator[StagedOutputs]:
     ...     visible_during, sorted(p.name for p in Path(folder).iterdir())
     ([], ['.opportunity_map.json', 'index.html'])
     """
-    stage = StagedOutputs(Path(out))
+    stage = StagedOutputs(Path(out), retire)
     try:
         yield stage
     except BaseException:

@@ -216,7 +216,10 @@ def build(
     check_writable(out)
     # every output is written in a staging folder and moved into place only when all
     # succeeded: a failure (or Ctrl-C) leaves the previous outputs as they were
-    with staged_outputs(out) as stage:
+    def retire(name: str) -> bool:  # the maps of a previous build, when maps are redrawn
+        return "maps" in wanted and name.endswith(".html") and name != "evaluation.html"
+
+    with staged_outputs(out, retire=retire) as stage:
         staged: list[Path] = []
         if "data" in wanted:
             step()
