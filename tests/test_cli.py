@@ -221,8 +221,8 @@ def test_template_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert status == 0
     assert workbook.is_file()
     assert out.splitlines() == [f"Scritto: {workbook}", f"Apri: {workbook}"]
-    status, out, _ = _run(capsys, "template", tmp_path / "modello", "-q")
-    assert (status, out) == (0, f"Apri: {workbook}\n")
+    status, out, _ = _run(capsys, "template", tmp_path / "modello2", "-q")
+    assert (status, out) == (0, f"Apri: {tmp_path / 'modello2' / 'mappa_opportunita.xlsx'}\n")
 
 
 def test_template_with_territories_file(tmp_path: Path,

@@ -146,3 +146,14 @@ def test_render_after_evaluate_in_one_folder_keeps_the_evaluation(tmp_path: Path
     om.build(om.example_map(), out, outputs=["maps"], as_of=AS_OF)
     names = {p.name for p in out.iterdir()}
     assert {"evaluation.html", "evaluation.csv", "index.html", "bergamo.html"} <= names
+
+
+def test_template_never_overwrites_a_workbook(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    filled = tmp_path / "mappa_opportunita.xlsx"
+    om.save(om.example_map(), filled)
+    before = filled.read_bytes()
+    status = main(["template", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == 2 and "esiste già" in err and "Traceback" not in err
+    assert filled.read_bytes() == before

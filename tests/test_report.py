@@ -164,7 +164,9 @@ def test_atomic_write_cleans_temporary_file(tmp_path: Path,
     def fail(*_: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(report.os, "replace", fail)
+    from opportunity_map import _atomic
+
+    monkeypatch.setattr(_atomic.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
-        report._write_atomic(tmp_path / "evaluation.csv", b"x")
+        report.write_bytes_atomic(tmp_path / "evaluation.csv", b"x")
     assert list(tmp_path.iterdir()) == []

@@ -607,6 +607,9 @@ def _explain(exc: BaseException) -> tuple[int, str]:
 
 
 def _output_location_text(exc: OutputLocationError) -> str:
+    if exc.param == "folder":
+        return (f"{exc.out} esiste già: potrebbe essere una mappa già compilata e non viene "
+                "sovrascritto; indicare un'altra cartella")
     flag = "--out"
     if exc.relation == "file":
         return f"la destinazione {flag} {exc.out} è un file esistente: indicare una cartella"

@@ -22,8 +22,6 @@ import base64
 import io
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -35,8 +33,10 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ._atomic import write_bytes_atomic
 from ._format import format_date, format_density, format_number
 from ._html import templates
+from ._xlsx import Block, Sheet, workbook_bytes
 from .evaluation import Evaluation
 from .schema import GROUP_LABELS, GROUPS, TIE_DEFINITION
 
@@ -166,25 +166,10 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> dict[str, P
     paths = {}
     for kind, data in contents.items():
         path = out / f"evaluation.{kind}"
-        _write_atomic(path, data)
+        write_bytes_atomic(path, data)
         paths[kind] = path
         logger.info("wrote %s", path)
     return paths
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, then move it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------------------
@@ -199,42 +184,76 @@ def render_xlsx(evaluation: Evaluation) -> bytes:
     of the panel at the baseline and at the later date, per territory),
     ``blocchi`` (the same in long form), ``serie_semestrale``, ``parametri`` and
     ``legenda`` (the meaning of each column, in Italian).
+
+    The workbook is written by :func:`opportunity_map._xlsx.workbook_bytes`: numbers
+    and dates are typed cells with Italian formats, every string (a territory name
+    included) is a text cell, never a formula, and an infinite bound is the text
+    ``inf``.
+
+    Raises
+    ------
+    DataError
+        If a value cannot be held by Excel (a territory name with a control
+        character, a note over 32,767 characters).
     """
-    buffer = io.BytesIO()
     names = _names(evaluation)
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        evaluation.table.to_excel(writer, sheet_name=_SHEETS["table"], index=False)
-        row = 0
-        labels = [GROUP_LABELS[g] for g in GROUPS]
-        for scope, frame in evaluation.blocks.groupby("territory", sort=False):
-            title = pd.DataFrame({
-                "territorio": [names.get(str(scope), str(scope))],
-                "baseline": [format_date(evaluation.baseline)],
-                "data di confronto": [format_date(evaluation.as_of)],
-            })
-            title.to_excel(writer, sheet_name=_SHEETS["matrices"], startrow=row, index=False)
-            for col, (wave, caption) in enumerate(
-                (("density_baseline", "Baseline"), ("density_at", "Data di confronto"))
-            ):
-                matrix = _block_matrix(frame, wave)
-                matrix.index = pd.Index(labels, name=caption)
-                matrix.columns = labels
-                matrix.to_excel(
-                    writer, sheet_name=_SHEETS["matrices"], startrow=row + 3,
-                    startcol=col * (len(GROUPS) + 2),
-                )
-            row += len(GROUPS) + 6
-        evaluation.blocks.to_excel(writer, sheet_name=_SHEETS["blocks"], index=False)
-        series = evaluation.series.copy()
-        series["date"] = series["date"].dt.date
-        series.to_excel(writer, sheet_name=_SHEETS["series"], index=False)
-        _parameters(evaluation).to_excel(writer, sheet_name=_SHEETS["parameters"], index=False)
-        legend = pd.DataFrame({
-            "colonna": list(evaluation.table.columns),
-            "significato": [COLUMN_LEGEND.get(c, "") for c in evaluation.table.columns],
+    labels = [GROUP_LABELS[g] for g in GROUPS]
+    density_formats = dict.fromkeys(labels, _DENSITY_FORMAT)
+    blocks = []
+    row = 0
+    for scope, frame in evaluation.blocks.groupby("territory", sort=False):
+        title = pd.DataFrame({
+            "territorio": [names.get(str(scope), str(scope))],
+            "baseline": [format_date(evaluation.baseline)],
+            "data di confronto": [format_date(evaluation.as_of)],
         })
-        legend.to_excel(writer, sheet_name=_SHEETS["legend"], index=False)
-    return buffer.getvalue()
+        blocks.append(Block(title, row=row))
+        for col, (wave, caption) in enumerate(
+            (("density_baseline", "Baseline"), ("density_at", "Data di confronto"))
+        ):
+            matrix = _block_matrix(frame, wave)
+            matrix.index = pd.Index(labels, name=caption)
+            matrix.columns = labels
+            blocks.append(Block(matrix, row=row + 3, column=col * (len(GROUPS) + 2),
+                                index=True, formats=density_formats))
+        row += len(GROUPS) + 6
+    legend = pd.DataFrame({
+        "colonna": list(evaluation.table.columns),
+        "significato": [COLUMN_LEGEND.get(c, "") for c in evaluation.table.columns],
+    })
+    sheets = [
+        Sheet(_SHEETS["table"], evaluation.table, formats=_formats(evaluation.table),
+              freeze_header=True),
+        Sheet(_SHEETS["matrices"], blocks=blocks),
+        Sheet(_SHEETS["blocks"], evaluation.blocks, formats=_formats(evaluation.blocks),
+              freeze_header=True),
+        Sheet(_SHEETS["series"], evaluation.series, formats=_formats(evaluation.series),
+              freeze_header=True),
+        Sheet(_SHEETS["parameters"], _parameters(evaluation)),
+        Sheet(_SHEETS["legend"], legend),
+    ]
+    return workbook_bytes(sheets, where="evaluation.xlsx")
+
+
+_DENSITY_FORMAT = "0.0000"
+
+
+def _formats(table: pd.DataFrame) -> dict[str, str]:
+    """Number formats of the float columns of the evaluation tables, by name."""
+    formats = {}
+    for column in table.columns:
+        name = str(column)
+        if name in ("se_pct", "target_pct"):
+            formats[name] = "0.0"
+        elif name.endswith("_pct"):
+            formats[name] = "+0.0;-0.0;0.0"
+        elif name == "p_no_increase":
+            formats[name] = "0.000"
+        elif name.startswith("avg_degree"):
+            formats[name] = "0.00"
+        elif "density" in name:
+            formats[name] = _DENSITY_FORMAT
+    return formats
 
 
 def _parameters(evaluation: Evaluation) -> pd.DataFrame:

@@ -6,12 +6,10 @@ import os
 from pathlib import Path
 
 import geopandas as gpd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
+import pandas as pd
 
-from ._atomic import atomic_path
+from ._errors import OutputLocationError
+from ._xlsx import Block, DropDown, Sheet, write_workbook
 from .geography import load_territories
 from .schema import (
     ACTOR_KIND_LABELS,
@@ -26,7 +24,6 @@ __all__ = ["TEMPLATE_NAME", "write_template"]
 #: File name of the workbook written by :func:`write_template`.
 TEMPLATE_NAME = "mappa_opportunita.xlsx"
 _ROWS = 2000
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 
 
 def write_template(folder: str | os.PathLike[str], *,
@@ -53,98 +50,97 @@ def write_template(folder: str | os.PathLike[str], *,
     -------
     pathlib.Path
         The workbook written.
+
+    Raises
+    ------
+    OutputLocationError
+        If the folder already holds ``mappa_opportunita.xlsx`` (it may be a filled-in
+        map): it is never overwritten.
+    DataError
+        If a territory name cannot be held by Excel (a control character, more than
+        32,767 characters); nothing is written.
+
+    Notes
+    -----
+    The workbook is written by :func:`opportunity_map._xlsx.write_workbook`: every
+    name is a text cell, never a formula (a territory called ``=1+1`` stays text),
+    and the file is replaced atomically.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from openpyxl import load_workbook
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     book = load_workbook(write_template(folder))
+    >>> book.sheetnames, book.active.title
+    (['istruzioni', 'attori', 'opportunita', 'relazioni', 'elenchi'], 'attori')
     """
     table: gpd.GeoDataFrame = (territories if isinstance(territories, gpd.GeoDataFrame)
                                else load_territories(territories))
-    wb = Workbook()
     lists = {
-        "tipo_attore": list(ACTOR_KIND_LABELS),
-        "tipo_opportunita": list(OPPORTUNITY_TYPE_LABELS),
-        "tipo_relazione": list(RELATION_KIND_LABELS),
-        "livello": [f"{k} - {v}" for k, v in LEVEL_LABELS.items()],
-        "territorio": [str(s) for s in table["slug"]],
+        "tipo_attore": (list(ACTOR_KIND_LABELS), list(ACTOR_KIND_LABELS.values())),
+        "tipo_opportunita": (list(OPPORTUNITY_TYPE_LABELS),
+                             list(OPPORTUNITY_TYPE_LABELS.values())),
+        "tipo_relazione": (list(RELATION_KIND_LABELS), list(RELATION_KIND_LABELS.values())),
+        "livello": ([f"{k} - {v}" for k, v in LEVEL_LABELS.items()],
+                    ["scala PARTNER"] * len(LEVEL_LABELS)),
+        "territorio": ([str(s) for s in table["slug"]], [str(n) for n in table["name"]]),
     }
-    labels = {
-        "tipo_attore": list(ACTOR_KIND_LABELS.values()),
-        "tipo_opportunita": list(OPPORTUNITY_TYPE_LABELS.values()),
-        "tipo_relazione": list(RELATION_KIND_LABELS.values()),
-        "livello": ["scala PARTNER"] * len(LEVEL_LABELS),
-        "territorio": [str(n) for n in table["name"]],
-    }
-    ranges = _write_lists(wb, lists, labels)
     dropdowns = {
-        ("actors", "kind"): ranges["tipo_attore"],
-        ("actors", "territory"): ranges["territorio"],
-        ("opportunities", "type"): ranges["tipo_opportunita"],
-        ("relations", "kind"): ranges["tipo_relazione"],
-        ("relations", "level"): ranges["livello"],
+        ("actors", "kind"): "tipo_attore",
+        ("actors", "territory"): "territorio",
+        ("opportunities", "type"): "tipo_opportunita",
+        ("relations", "kind"): "tipo_relazione",
+        ("relations", "level"): "livello",
     }
-    first = True
-    for table in TABLES.values():
-        ws = wb.active if first else wb.create_sheet()
-        first = False
-        ws.title = table.italian
-        for j, column in enumerate(table.columns, start=1):
-            if column.name == "geocoded":
-                continue
-            cell = ws.cell(row=1, column=j, value=column.italian)
-            cell.font = Font(bold=True)
-            cell.fill = _HEADER_FILL
-            ws.column_dimensions[get_column_letter(j)].width = max(14, len(column.italian) + 4)
-            source = dropdowns.get((table.name, column.name))
-            if source:
-                dv = DataValidation(type="list", formula1=source, allow_blank=True,
-                                    showErrorMessage=True, errorTitle="Valore non ammesso",
-                                    error="Scegliere un valore dall'elenco.")
-                dv.add(f"{get_column_letter(j)}2:{get_column_letter(j)}{_ROWS}")
-                ws.add_data_validation(dv)
-        ws.freeze_panes = "A2"
-    _write_help(wb)
-    wb.move_sheet("istruzioni", offset=-len(wb.sheetnames) + 1)
-    wb.active = 1
+    sheets = [_help_sheet()]
+    for spec in TABLES.values():
+        columns = [c for c in spec.columns if c.name != "geocoded"]
+        sheets.append(Sheet(
+            spec.italian,
+            pd.DataFrame(columns=[c.italian for c in columns], dtype=str),
+            widths={j: max(14, len(c.italian) + 4) for j, c in enumerate(columns)},
+            freeze_header=True,
+            drop_downs=[DropDown(c.italian, _LISTS, dropdowns[spec.name, c.name],
+                                 last_row=_ROWS)
+                        for c in columns if (spec.name, c.name) in dropdowns],
+        ))
+    sheets.append(_lists_sheet(lists))
     target = Path(folder) / TEMPLATE_NAME
-    with atomic_path(target) as tmp:
-        wb.save(tmp)
+    if target.exists():
+        # it may be an antenna's filled-in workbook: never overwrite it
+        raise OutputLocationError(str(target), str(target), "same", param="folder")
+    write_workbook(target, sheets, where=TEMPLATE_NAME, active=TABLES["actors"].italian)
     return target
 
 
-def _write_lists(wb: Workbook, lists: dict[str, list[str]],
-                 labels: dict[str, list[str]]) -> dict[str, str]:
-    ws = wb.create_sheet("elenchi")
-    ranges = {}
-    for j, (name, values) in enumerate(lists.items()):
-        col = get_column_letter(2 * j + 1)
-        ws.cell(row=1, column=2 * j + 1, value=name).font = Font(bold=True)
-        ws.cell(row=1, column=2 * j + 2, value="significato").font = Font(bold=True)
-        for i, (value, label) in enumerate(zip(values, labels[name], strict=True), start=2):
-            ws.cell(row=i, column=2 * j + 1, value=value)
-            ws.cell(row=i, column=2 * j + 2, value=label)
-        ws.column_dimensions[col].width = 30
-        ws.column_dimensions[get_column_letter(2 * j + 2)].width = 40
-        ranges[name] = f"elenchi!${col}$2:${col}${len(values) + 1}"
-    return ranges
+_LISTS = "elenchi"
 
 
-def _write_help(wb: Workbook) -> None:
-    ws = wb.create_sheet("istruzioni")
-    ws.append(["Mappa delle opportunità – istruzioni per la compilazione"])
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.append(["La mappa descrive organizzazioni e opportunità, MAI persone: non inserire nomi "
-               "di persone, codici fiscali personali o dati sanitari."])
-    ws.append(["Date nel formato gg/mm/aaaa. Una riga vale dalla data 'dal' alla data 'al' "
-               "(incluse); 'dal' vuoto = da sempre, 'al' vuoto = ancora valida."])
-    ws.append([])
-    ws.append(["foglio", "colonna", "obbligatoria", "descrizione"])
-    for cell in ws[ws.max_row]:
-        cell.font = Font(bold=True)
-        cell.fill = _HEADER_FILL
-    for table in TABLES.values():
-        for column in table.columns:
-            if column.name == "geocoded":
-                continue
-            ws.append([table.italian, column.italian, "sì" if column.required else "no",
-                       column.description])
-    for col, width in zip("ABCD", (14, 16, 12, 100), strict=True):
-        ws.column_dimensions[col].width = width
-    for row in ws.iter_rows(min_row=6):
-        row[3].alignment = Alignment(wrap_text=True)
+def _lists_sheet(lists: dict[str, tuple[list[str], list[str]]]) -> Sheet:
+    """Each list of allowed values and its meaning, side by side (two columns each)."""
+    blocks = []
+    widths: dict[int, float] = {}
+    for j, (name, (values, labels)) in enumerate(lists.items()):
+        frame = pd.DataFrame({name: values, "significato": labels}, dtype=object)
+        blocks.append(Block(frame, column=2 * j))
+        widths[2 * j], widths[2 * j + 1] = 30, 40
+    return Sheet(_LISTS, blocks=blocks, widths=widths)
+
+
+def _help_sheet() -> Sheet:
+    intro = pd.DataFrame({"Mappa delle opportunità – istruzioni per la compilazione": [
+        "La mappa descrive organizzazioni e opportunità, MAI persone: non inserire nomi "
+        "di persone, codici fiscali personali o dati sanitari.",
+        "Date nel formato gg/mm/aaaa. Una riga vale dalla data 'dal' alla data 'al' "
+        "(incluse); 'dal' vuoto = da sempre, 'al' vuoto = ancora valida.",
+    ]})
+    rows = [(spec.italian, column.italian, "sì" if column.required else "no",
+             column.description)
+            for spec in TABLES.values() for column in spec.columns
+            if column.name != "geocoded"]
+    columns = pd.DataFrame(rows, columns=["foglio", "colonna", "obbligatoria", "descrizione"])
+    return Sheet("istruzioni", blocks=[Block(intro, title=True),
+                                       Block(columns, row=len(intro) + 2,
+                                             wrap=("descrizione",))],
+                 widths=dict(enumerate((14, 16, 12, 100))))
