@@ -132,3 +132,48 @@ def test_geocoded_point_inside_its_comune(small_map_dir: Path) -> None:
     for row in m.actors.itertuples():
         if row.geocoded == "comune":
             assert polygons.loc[row.comune_code].geometry.contains(row.geometry)
+
+
+@pytest.mark.parametrize("typed", ["Berg\u200bamo", "Bergamo\ufeff", "Ber\u00adgamo",
+                                   "BERGAMO\u2060", "Bergamo"])
+def test_comune_key_ignores_invisible_characters(typed: str) -> None:
+    assert geo.match_comune(typed, provinces=(16,)).code == 16024
+
+
+def test_comune_key_nfc_and_nfd_agree() -> None:
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "Cantù")
+    assert geo.comune_key(nfd) == geo.comune_key("Cantù")
+    assert geo.match_comune(nfd).code == 13041
+
+
+@pytest.mark.parametrize("typed", ["²", "١٢٣", "\U0001f600", "x" * 10_000, "", "\u0301\u0301",
+                                   "Bergamo\x00", "16024\u200b"])
+def test_match_comune_never_raises(typed: str) -> None:
+    found = geo.match_comune(typed, provinces=(16,), project_provinces=(16, 17))
+    assert found.code in (None, 16024)  # "Bergamo\x00" matches: the loader reports the NUL
+
+
+def test_load_territories_cp1252_semicolons(tmp_path: Path) -> None:
+    path = tmp_path / "territori.csv"
+    path.write_bytes("slug;name;province_code\npavia;Pavia – Oltrepò;18\n".encode("cp1252"))
+    t = geo.load_territories(path)
+    assert t.set_index("slug").at["pavia", "name"] == "Pavia – Oltrepò"
+
+
+@pytest.mark.parametrize("slug", ["Pavia", "pavia sud", "index", "../x", "-pavia", "pavìa"])
+def test_territory_slugs_must_name_files(tmp_path: Path, slug: str) -> None:
+    path = tmp_path / "territories.csv"
+    path.write_text(f"slug,name,province_code\n{slug},Pavia,18\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        geo.load_territories(path)
+    assert [(p.row, p.column) for p in info.value.problems] == [(2, "slug")]
+
+
+def test_territories_file_that_is_not_text(tmp_path: Path) -> None:
+    path = tmp_path / "territories.csv"
+    path.write_bytes(b"PK\x03\x04" + bytes(200))
+    with pytest.raises(DataError) as info:
+        geo.load_territories(path)
+    assert "cartella di lavoro Excel" in info.value.problems[0].message

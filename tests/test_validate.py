@@ -138,7 +138,8 @@ def test_corrupt_xlsx(tmp_path: Path) -> None:
     (root / "bergamo" / "relations.csv").unlink()
     (root / "bergamo" / "relazioni.xlsx").write_text("not a workbook", encoding="utf-8")
     problems = _errors(om.validate(root))
-    assert any("non è una cartella di lavoro Excel valida" in p.message for p in problems)
+    assert any(p.message.startswith("file non leggibile come cartella di lavoro Excel: è un "
+                                    "file di testo") for p in problems)
 
 
 def test_missing_table(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ boundaries, CC-BY 4.0): no network is ever used.
 from __future__ import annotations
 
 import difflib
+import errno
 import functools
 import logging
 import os
@@ -23,6 +24,7 @@ import pandas as pd
 from shapely.ops import unary_union
 
 from ._errors import DataError, Problem, UnknownTerritoryError
+from .schema import normalize_header
 
 __all__ = [
     "BOUNDARIES_CREDIT",
@@ -52,6 +54,9 @@ BOUNDARIES_CREDIT = "Confini: ISTAT/Openpolis 2023 (CC-BY 4.0), tramite il pacch
 
 _DATA_YEAR = 2023
 _SAINT = {"s", "san", "santo", "santa", "sant", "ss", "santi"}
+_LONGEST_NAME = 80  # no comune name is longer: no closest names are searched beyond
+#: A territory slug names files (``<slug>.html``): lower-case ASCII, digits, ``-``, ``_``.
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
 @functools.lru_cache(maxsize=1)
@@ -132,13 +137,20 @@ def comune_key(name: str) -> str:
     ``"S. Omobono Terme"``, ``"Sant'Omobono Terme"`` and ``"SANT OMOBONO TERME"``
     share one key, and ``"Cantu'"`` (apostrophe for accent) matches ``"Cantù"``.
 
+    Invisible format characters (zero-width spaces and joiners, soft hyphens,
+    bidi controls, a stray byte-order mark) are dropped, and the comparison is
+    made on the decomposed (NFKD) form, so NFC and NFD spellings agree.
+
     Examples
     --------
     >>> comune_key("Sant'Omobono Terme") == comune_key("S. Omobono terme")
     True
+    >>> comune_key("Berg\\u200bamo"), comune_key("Cantu\\u0300") == comune_key("Cantù")
+    ('bergamo', True)
     """
     decomposed = unicodedata.normalize("NFKD", str(name))
-    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch)
+                         and unicodedata.category(ch) != "Cf").lower()
     tokens = re.split(r"[^a-z0-9]+", ascii_text)
     return " ".join("s" if t in _SAINT else t for t in tokens if t)
 
@@ -199,7 +211,7 @@ def match_comune(name: str, *, provinces: tuple[int, ...] = (),
         several provinces none of which decides is ``ambiguous``.
     """
     text = str(name).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         code = int(text)
         if code in comuni().index:
             prov = int(comuni().at[code, "province_code"])
@@ -224,6 +236,8 @@ def match_comune(name: str, *, provinces: tuple[int, ...] = (),
 
 
 def _closest(key: str, provinces: tuple[int, ...]) -> tuple[str, ...]:
+    if not key or len(key) > _LONGEST_NAME:
+        return ()
     table = comuni()
     pool = table[table["province_code"].isin(provinces)] if provinces else table
     by_key = dict(zip(pool["key"], pool.index, strict=False))
@@ -281,8 +295,10 @@ def load_territories(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataF
     ----------
     path : path-like, optional
         A CSV with columns ``slug, name, province_code`` (``province_short``
-        optional), one line per territory. Any Italian province can be a
-        territory. ``None`` gives :func:`project_territories`.
+        optional), one line per territory, in any encoding and separator the
+        map's tables accept (UTF-8 or Windows-1252, ``,`` or ``;``). Any
+        Italian province can be a territory. ``None`` gives
+        :func:`project_territories`.
 
     Returns
     -------
@@ -293,12 +309,57 @@ def load_territories(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataF
     Raises
     ------
     DataError
-        If the file is malformed or names an unknown province code.
+        If the file cannot be read, is malformed, repeats a slug, has a slug
+        that cannot name a file or names an unknown province code.
+    FileNotFoundError
+        If ``path`` does not exist.
     """
     if path is None:
         return project_territories()
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    return territories_from_frame(table, where=str(path))
+    table, rows = _read_table(Path(path))
+    return territories_from_frame(table, where=str(path), rows=rows)
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """Cells of a territories or ambiti CSV, read like the map's tables."""
+    from ._read import read_csv_file
+
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, f"{str(path)!r} does not exist", str(path))
+    table, rows, problems = read_csv_file(path)
+    if table is None or any(p.severity == "error" for p in problems):
+        raise DataError(problems)
+    return table, rows
+
+
+def _prepared(table: pd.DataFrame, rows: np.ndarray | None, required: tuple[str, ...],
+              where: str) -> tuple[pd.DataFrame, np.ndarray, list[Problem]]:
+    """Cells as stripped text, headers normalised, empty rows dropped; missing and repeated
+    columns reported."""
+    rows = np.arange(2, len(table) + 2) if rows is None else np.asarray(rows)
+    names = [normalize_header(str(c)) or str(c) for c in table.columns]
+    problems: list[Problem] = []
+    keep = []
+    for j, name in enumerate(names):
+        if name in names[:j]:
+            problems.append(Problem(where, 1, str(table.columns[j]),
+                                    f"colonna ripetuta: {str(table.columns[j])!r}"))
+        else:
+            keep.append(j)
+    table = table.iloc[:, keep].fillna("").astype(str)
+    table.columns = [names[j] for j in keep]
+    table = table.apply(lambda column: column.str.strip()) if len(table.columns) else table
+    problems += [Problem(where, 1, col, f"colonna obbligatoria mancante: {col}")
+                 for col in required if col not in table]
+    filled = (table != "").any(axis=1).to_numpy() if len(table.columns) else np.zeros(0, bool)
+    return table[filled].reset_index(drop=True), rows[filled], problems
+
+
+def _province_code(text: str, known: pd.Index) -> int | None:
+    code = text.removesuffix(".0")
+    if code.isascii() and code.isdigit() and int(code) in known:
+        return int(code)
+    return None
 
 
 def extend_territories(base: gpd.GeoDataFrame, extra: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -391,7 +452,8 @@ def match_territory(slugs: Sequence[str], names: Sequence[str], name: str, *,
     raise UnknownTerritoryError(str(name), slugs, param=param)
 
 
-def territories_from_frame(table: pd.DataFrame, *, where: str) -> gpd.GeoDataFrame:
+def territories_from_frame(table: pd.DataFrame, *, where: str,
+                           rows: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Territories from a table with ``slug, name, province_code`` (see :func:`load_territories`).
 
     Parameters
@@ -400,30 +462,40 @@ def territories_from_frame(table: pd.DataFrame, *, where: str) -> gpd.GeoDataFra
         One row per territory; ``province_code`` is the ISTAT province code.
     where : str
         File name used in error messages.
+    rows : numpy.ndarray, optional
+        Spreadsheet row of each line of ``table`` (default: from 2, the header being row 1).
+
+    Raises
+    ------
+    DataError
+        Listing every missing column, slug that cannot name a file (lower-case
+        letters, digits, ``-``, ``_``; not ``index``), repeated slug, empty name
+        and unknown province code.
     """
     provinces = _geopop().italy_provinces  # type: ignore[attr-defined]
-    table = table.astype(str).copy()
-    table.columns = [str(c).strip().lower() for c in table.columns]
-    problems = []
-    for col in ("slug", "name", "province_code"):
-        if col not in table:
-            problems.append(Problem(where, 1, col, f"colonna obbligatoria mancante: {col}"))
+    table, rows, problems = _prepared(table, rows, ("slug", "name", "province_code"), where)
     if problems:
         raise DataError(problems)
-    for i, row in table.reset_index(drop=True).iterrows():
-        code = row["province_code"].strip().removesuffix(".0")
-        if not code.isdigit() or int(code) not in provinces.index:
-            problems.append(Problem(where, int(i) + 2, "province_code",
-                                    f"codice ISTAT di provincia sconosciuto: {code!r}"))
-    dup = table["slug"].duplicated(keep="first").to_numpy()
-    for i in np.flatnonzero(dup):
-        problems.append(Problem(where, int(i) + 2, "slug",
+    codes = [_province_code(c, provinces.index) for c in table["province_code"]]
+    for i, (slug, name, code) in enumerate(zip(table["slug"], table["name"], codes,
+                                               strict=True)):
+        line = int(rows[i])
+        if not _SLUG.fullmatch(slug) or slug == "index":
+            problems.append(Problem(
+                where, line, "slug", f"slug non valido {slug[:60]!r}: usare lettere minuscole "
+                "senza accenti, cifre, '-' e '_' (es. 'monza-brianza'), non 'index'"))
+        if not name:
+            problems.append(Problem(where, line, "name", "valore obbligatorio mancante"))
+        if code is None:
+            problems.append(Problem(where, line, "province_code", "codice ISTAT di provincia "
+                                    f"sconosciuto: {table['province_code'].iloc[i][:60]!r}"))
+    for i in np.flatnonzero(table["slug"].duplicated(keep="first").to_numpy()).tolist():
+        problems.append(Problem(where, int(rows[i]), "slug",
                                 f"territorio duplicato: {table['slug'].iloc[i]!r}"))
     if problems:
         raise DataError(problems)
-    table["province_code"] = [int(c.strip().removesuffix(".0")) for c in table["province_code"]]
-    table["province_short"] = [str(provinces.at[c, "province_short"])
-                               for c in table["province_code"]]
+    table["province_code"] = codes
+    table["province_short"] = [str(provinces.at[c, "province_short"]) for c in codes]
     geoms = _provinces_geometry()
     out = gpd.GeoDataFrame(
         table[["slug", "name", "province_code", "province_short"]].reset_index(drop=True),
@@ -439,7 +511,8 @@ def load_ambiti(path: str | Path, territories: gpd.GeoDataFrame) -> gpd.GeoDataF
     Parameters
     ----------
     path : path-like
-        A CSV with ``id, name, territory, comune_codes``; ``comune_codes`` is a
+        A CSV with ``id, name, territory, comune_codes`` (read like the map's
+        tables: UTF-8 or Windows-1252, ``,`` or ``;``); ``comune_codes`` is a
         list of ISTAT comune codes separated by spaces, commas or semicolons.
     territories : geopandas.GeoDataFrame
         From :func:`load_territories`; every ambito must name one of them.
@@ -454,12 +527,33 @@ def load_ambiti(path: str | Path, territories: gpd.GeoDataFrame) -> gpd.GeoDataF
     DataError
         Listing every unknown territory or comune code and every duplicate id.
     """
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    return ambiti_from_frame(table, territories, where=str(path))
+    table, rows = _read_table(Path(path))
+    return ambiti_from_frame(table, territories, where=str(path), rows=rows)
+
+
+def _ambito_codes(text: str, territory: str, prov: int, where: str, line: int
+                  ) -> tuple[list[int], list[Problem]]:
+    known = comuni()
+    codes, problems = [], []
+    for token in re.split(r"[\s,;]+", text):
+        if not token:
+            continue
+        if not (token.isascii() and token.isdigit()) or int(token) not in known.index:
+            problems.append(Problem(where, line, "comune_codes",
+                                    f"codice ISTAT di comune sconosciuto: {token[:60]!r}"))
+        elif int(known.at[int(token), "province_code"]) != prov:
+            problems.append(Problem(where, line, "comune_codes",
+                                    f"il comune {_label(int(token))} non è nel territorio "
+                                    f"{territory}"))
+        else:
+            codes.append(int(token))
+    if not codes:
+        problems.append(Problem(where, line, "comune_codes", "nessun comune valido"))
+    return codes, problems
 
 
 def ambiti_from_frame(table: pd.DataFrame, territories: gpd.GeoDataFrame, *,
-                      where: str) -> gpd.GeoDataFrame:
+                      where: str, rows: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Ambiti from a table with ``id, name, territory, comune_codes`` (see :func:`load_ambiti`).
 
     Parameters
@@ -470,53 +564,43 @@ def ambiti_from_frame(table: pd.DataFrame, territories: gpd.GeoDataFrame, *,
         From :func:`load_territories`.
     where : str
         File name used in error messages.
+    rows : numpy.ndarray, optional
+        Spreadsheet row of each line of ``table`` (default: from 2).
+
+    Raises
+    ------
+    DataError
+        Listing every missing column, empty or repeated id, unknown territory
+        and unknown comune code.
     """
-    table = table.fillna("").astype(str)
-    table.columns = [str(c).strip().lower() for c in table.columns]
-    problems: list[Problem] = []
-    for col in ("id", "name", "territory", "comune_codes"):
-        if col not in table:
-            problems.append(Problem(where, 1, col, f"colonna obbligatoria mancante: {col}"))
+    required = ("id", "name", "territory", "comune_codes")
+    table, rows, problems = _prepared(table, rows, required, where)
     if problems:
         raise DataError(problems)
-    known = comuni()
-    slugs = set(territories["slug"])
     prov_of = dict(zip(territories["slug"], territories["province_code"], strict=True))
-    rows = []
-    for i, row in table.iterrows():
-        line = int(i) + 2
-        if row["territory"] not in slugs:
+    out = []
+    for i, (ident, name, territory, listed) in enumerate(zip(
+            table["id"], table["name"], table["territory"], table["comune_codes"], strict=True)):
+        line = int(rows[i])
+        if not ident:
+            problems.append(Problem(where, line, "id", "valore obbligatorio mancante"))
+        if territory not in prov_of:
             problems.append(Problem(where, line, "territory",
-                                    f"territorio sconosciuto: {row['territory']!r}"))
+                                    f"territorio sconosciuto: {territory[:60]!r}"))
             continue
-        codes = []
-        for token in re.split(r"[\s,;]+", row["comune_codes"].strip()):
-            if not token:
-                continue
-            if not token.isdigit() or int(token) not in known.index:
-                problems.append(Problem(where, line, "comune_codes",
-                                        f"codice ISTAT di comune sconosciuto: {token!r}"))
-            elif int(known.at[int(token), "province_code"]) != prov_of[row["territory"]]:
-                problems.append(Problem(
-                    where, line, "comune_codes",
-                    f"il comune {_label(int(token))} non è nel territorio {row['territory']}"))
-            else:
-                codes.append(int(token))
-        if not codes:
-            problems.append(Problem(where, line, "comune_codes", "nessun comune valido"))
-            continue
-        rows.append({"id": row["id"], "name": row["name"], "territory": row["territory"],
-                     "comune_codes": codes,
-                     "geometry": unary_union(list(comuni_geometry(codes).geometry))})
-    dup = table["id"].duplicated()
-    for i in table.index[dup]:
-        problems.append(Problem(where, int(i) + 2, "id",
-                                f"ambito duplicato: {table.at[i, 'id']!r}"))
+        codes, more = _ambito_codes(listed, territory, int(prov_of[territory]), where, line)
+        problems += more
+        if codes:
+            out.append({"id": ident, "name": name, "territory": territory, "comune_codes": codes,
+                        "geometry": unary_union(list(comuni_geometry(codes).geometry))})
+    for i in np.flatnonzero((table["id"].duplicated() & (table["id"] != "")).to_numpy()).tolist():
+        problems.append(Problem(where, int(rows[i]), "id",
+                                f"ambito duplicato: {table['id'].iloc[i]!r}"))
     if problems:
         raise DataError(problems)
-    if not rows:
+    if not out:
         return empty_ambiti()
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+    return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
 
 
 def empty_ambiti() -> gpd.GeoDataFrame:

@@ -15,8 +15,22 @@ import pandas as pd
 from . import geography as geo
 from ._atomic import atomic_path
 from ._errors import DataError, Problem
-from ._read import RawTable, discover, read_path
-from ._validate import POSITION_COLUMNS, codice_fiscale_problems, convert_table, suggest
+from ._read import (
+    RawTable,
+    discover,
+    read_csv_file,
+    read_named_table,
+    read_path,
+    table_of_file,
+)
+from ._validate import (
+    FILE_COLUMN,
+    POSITION_COLUMNS,
+    ROW_COLUMN,
+    convert_table,
+    suggest,
+)
+from ._xlsx import Sheet, write_workbook
 from .model import OpportunityMap
 from .schema import KIND_TO_GROUP, TABLES, normalize_header
 
@@ -98,7 +112,9 @@ def example_map() -> OpportunityMap:
 def validate(path: PathLike, *, territories: PathLike | None = None) -> list[Problem]:
     """Every problem (errors and warnings) in the map at ``path``; empty when all is well.
 
-    Takes the same arguments as :func:`load` and never raises for a data problem.
+    Takes the same arguments as :func:`load` and never raises for a data problem:
+    unreadable files (wrong encoding, broken quotes, corrupt, truncated or
+    password-protected workbooks, damaged GeoPackages) are problems too.
     """
     _, problems = _assemble(Path(path), territories)
     return sorted(problems, key=lambda p: (p.file, p.row or 0, p.column or "", p.message))
@@ -118,14 +134,17 @@ def _assemble(path: Path, territories_path: PathLike | None
     else:
         files = [(path, None)]
     raws: list[RawTable] = []
+    unreadable: set[str] = set()  # tables whose file could not be read: not "missing"
     for file, folder in files:
         found, found_problems = read_path(file, folder)
         raws += found
         problems += found_problems
-    try:
-        territories, ambiti = _territories(path, territories_path)
-    except DataError as exc:
-        return None, problems + exc.problems
+        if not found and (table := table_of_file(file)) is not None:
+            unreadable.add(table.name)
+    territories, ambiti, territory_problems = _territories(path, territories_path)
+    problems += territory_problems
+    if territories is None:
+        return None, problems
     raws = [r for r in raws if r.table.name in TABLES]
     typed: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     headers: dict[str, dict[str, str]] = {name: {} for name in TABLES}
@@ -135,7 +154,7 @@ def _assemble(path: Path, territories_path: PathLike | None
         typed[raw.table.name].append(frame)
         headers[raw.table.name].update(frame.attrs.get("headers", {}))
     for name, table in TABLES.items():
-        if table.required and not typed[name]:
+        if table.required and not typed[name] and name not in unreadable:
             names = ", ".join(f"{n}.csv/.xlsx" for n in table.file_names[:2])
             problems.append(Problem(str(path), None, None,
                                     f"manca la tabella {table.italian!r} ({names})"))
@@ -145,8 +164,6 @@ def _assemble(path: Path, territories_path: PathLike | None
     for name in ("actors", "opportunities"):
         problems += _duplicate_ids(frames[name], headers[name].get("id", "id"))
     problems += _references(frames, headers)
-    for name, frame in frames.items():
-        problems += codice_fiscale_problems(frame, headers[name])
     problems += _contact_problems(frames["actors"], headers["actors"])
     coord_headers = {headers["actors"].get(c, c) for c in ("lat", "lon")}
     unparsed = {(p.file, p.row) for p in problems if p.column in coord_headers}
@@ -168,61 +185,90 @@ def _assemble(path: Path, territories_path: PathLike | None
     return m, problems
 
 
+#: A table read for the territories or the ambiti: cells, rows, problems, location.
+_Found = tuple[pd.DataFrame | None, np.ndarray, list[Problem], str]
+
+
 def _territories(path: Path, territories_path: PathLike | None
-                 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """The territories and ambiti that govern ``path``.
+                 ) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame, list[Problem]]:
+    """The territories and ambiti that govern ``path``, with their problems.
 
     ``territories_path`` replaces the project's 11 territories; otherwise a
     ``territories`` sheet/layer of a workbook or GeoPackage, or a
     ``territories.csv`` in the folder or its parents, extends them. Ambiti come
-    from an ``ambiti`` sheet/layer or the ``ambiti.csv`` found the same way.
+    from the ``ambiti`` sheet/layer of that workbook or the ``ambiti.csv`` found
+    the same way. Both files are read like the tables (any encoding and
+    separator). The territories are None when they have errors.
     """
-    ambiti_table: pd.DataFrame | None = None
-    ambiti_where = ""
+    base: gpd.GeoDataFrame | None = None
+    found: _Found | None
+    if territories_path is not None and not Path(territories_path).exists():
+        msg = f"territories={str(territories_path)!r} does not exist"
+        raise FileNotFoundError(errno.ENOENT, msg, str(territories_path))
     if territories_path is not None:
-        terr = geo.load_territories(territories_path)
-        ambiti_file = geo.find_data_file(Path(territories_path), "ambiti.csv")
+        found = _named_table(Path(territories_path), "territories")
+        ambiti_source = geo.find_data_file(Path(territories_path), "ambiti.csv")
     else:
-        terr = geo.project_territories()
-        ambiti_file = geo.find_data_file(path, "ambiti.csv")
-        embedded = (_embedded_table(path, "territories")
-                    if path.suffix.lower() in {".xlsx", ".gpkg"} else None)
-        if embedded is not None:
-            extra = geo.territories_from_frame(embedded, where=f"{path}[territories]")
-            terr = geo.extend_territories(terr, extra)
-            ambiti_table = _embedded_table(path, "ambiti")
-            ambiti_where = f"{path}[ambiti]"
-            ambiti_file = None
-        elif (found := geo.find_territories_file(path)) is not None:
-            terr = geo.extend_territories(terr, geo.load_territories(found))
-    if ambiti_table is None and ambiti_file is not None:
-        ambiti_table = pd.read_csv(ambiti_file, dtype=str, keep_default_na=False,
-                                   encoding="utf-8-sig")
-        ambiti_where = str(ambiti_file)
-    if ambiti_table is None:
-        return terr, geo.empty_ambiti()
-    return terr, geo.ambiti_from_frame(ambiti_table, terr, where=ambiti_where)
+        base = geo.project_territories()
+        ambiti_source = geo.find_data_file(path, "ambiti.csv")
+        found = (_named_table(path, "territories")
+                 if path.suffix.lower() in {".xlsx", ".gpkg"} else None)
+        if found is not None and found[0] is not None:
+            ambiti_source = path
+        elif (csv_file := geo.find_territories_file(path)) is not None:
+            found = _named_table(csv_file, "territories")
+        else:
+            found = None
+    terr, problems = _read_territories(found, base)
+    if terr is None or ambiti_source is None:
+        return terr, geo.empty_ambiti(), problems
+    ambiti, more = _read_ambiti(_named_table(ambiti_source, "ambiti"), terr)
+    return terr, ambiti, problems + more
 
 
-def _embedded_table(path: Path, name: str) -> pd.DataFrame | None:
-    """The sheet (``.xlsx``) or layer (``.gpkg``) called ``name`` as text, or None."""
+def _named_table(source: Path, name: str) -> _Found:
+    """The ``name`` sheet/layer of a workbook or GeoPackage, or the cells of a CSV."""
+    if source.suffix.lower() in {".xlsx", ".gpkg"}:
+        frame, rows, problems = read_named_table(source, name)
+        return frame, rows, problems, f"{source}[{name}]"
+    frame, rows, problems = read_csv_file(source)
+    return frame, rows, problems, str(source)
+
+
+def _read_territories(found: _Found | None, base: gpd.GeoDataFrame | None
+                      ) -> tuple[gpd.GeoDataFrame | None, list[Problem]]:
+    """``base`` extended (or, without ``base``, replaced) by the territories ``found``."""
+    if found is None:
+        return base, []
+    frame, rows, problems, where = found
+    failed = any(p.severity == "error" for p in problems)
+    if frame is None:
+        return (None if failed or base is None else base), problems
     try:
-        if path.suffix.lower() == ".xlsx":
-            return pd.read_excel(path, sheet_name=name, dtype=str)
-        import pyogrio
+        extra = geo.territories_from_frame(frame, where=where, rows=rows)
+    except DataError as exc:
+        return None, problems + exc.problems
+    if failed:
+        return None, problems
+    return (extra if base is None else geo.extend_territories(base, extra)), problems
 
-        if name in {str(n) for n, _ in pyogrio.list_layers(path)}:
-            return pd.DataFrame(pyogrio.read_dataframe(path, layer=name, read_geometry=False))
-    except (ValueError, KeyError):
-        return None
-    return None
+
+def _read_ambiti(found: _Found, territories: gpd.GeoDataFrame
+                 ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    frame, rows, problems, where = found
+    if frame is None:
+        return geo.empty_ambiti(), problems
+    try:
+        return geo.ambiti_from_frame(frame, territories, where=where, rows=rows), problems
+    except DataError as exc:
+        return geo.empty_ambiti(), problems + exc.problems
 
 
 def _concat(parts: list[pd.DataFrame], canonical: list[str]) -> pd.DataFrame:
     if not parts:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in canonical})
-        empty["_file"] = pd.Series(dtype=object)
-        empty["_row"] = pd.Series(dtype=int)
+        empty[FILE_COLUMN] = pd.Series(dtype=object)
+        empty[ROW_COLUMN] = pd.Series(dtype=int)
         return empty
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     extras = [c for c in frame.columns if c not in canonical and c not in POSITION_COLUMNS]
@@ -231,13 +277,18 @@ def _concat(parts: list[pd.DataFrame], canonical: list[str]) -> pd.DataFrame:
     return frame
 
 
+def _shown(text: str, limit: int = 60) -> str:
+    """``repr`` of a value for a message, cut when long."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def _where(frame: pd.DataFrame, i: int) -> str:
-    return f"{frame['_file'].iloc[i]}:{frame['_row'].iloc[i]}"
+    return f"{frame[FILE_COLUMN].iloc[i]}:{frame[ROW_COLUMN].iloc[i]}"
 
 
 def _problem(frame: pd.DataFrame, i: int | np.integer, column: str | None, message: str,
              severity: str = "error") -> Problem:
-    return Problem(str(frame["_file"].iloc[i]), int(frame["_row"].iloc[i]), column, message,
+    return Problem(str(frame[FILE_COLUMN].iloc[i]), int(frame[ROW_COLUMN].iloc[i]), column, message,
                    severity)  # type: ignore[arg-type]
 
 
@@ -245,7 +296,7 @@ def _duplicate_ids(frame: pd.DataFrame, header: str) -> list[Problem]:
     ids = frame["id"]
     dup = ids.duplicated(keep="first") & (ids != "")
     first = {v: i for i, v in reversed(list(enumerate(ids)))}
-    return [_problem(frame, i, header, f"id duplicato {ids.iloc[i]!r} "
+    return [_problem(frame, i, header, f"id duplicato {_shown(ids.iloc[i])} "
                      f"(già usato in {_where(frame, first[ids.iloc[i]])})")
             for i in np.flatnonzero(dup.to_numpy())]
 
@@ -258,17 +309,17 @@ def _references(frames: dict[str, pd.DataFrame], headers: dict[str, dict[str, st
     for name in ("source", "target"):
         bad = ~rel[name].isin(known) & (rel[name] != "")
         header = headers["relations"].get(name, name)
-        out += [_problem(rel, i, header, f"attore sconosciuto {rel[name].iloc[i]!r}: "
+        out += [_problem(rel, i, header, f"attore sconosciuto {_shown(rel[name].iloc[i])}: "
                          f"nessun attore ha questo id")
                 for i in np.flatnonzero(bad.to_numpy())]
     self_tie = (rel["source"] == rel["target"]) & (rel["source"] != "")
     out += [_problem(rel, i, headers["relations"].get("target", "target"),
-                     f"relazione di un attore con se stesso ({rel['source'].iloc[i]!r})")
+                     f"relazione di un attore con se stesso ({_shown(rel['source'].iloc[i])})")
             for i in np.flatnonzero(self_tie.to_numpy())]
     opp = frames["opportunities"]
     bad = ~opp["actor_id"].isin(known) & (opp["actor_id"] != "")
     header = headers["opportunities"].get("actor_id", "actor_id")
-    out += [_problem(opp, i, header, f"attore sconosciuto {opp['actor_id'].iloc[i]!r}: "
+    out += [_problem(opp, i, header, f"attore sconosciuto {_shown(opp['actor_id'].iloc[i])}: "
                      "nessun attore ha questo id")
             for i in np.flatnonzero(bad.to_numpy())]
     return out
@@ -279,15 +330,15 @@ def _contact_problems(actors: pd.DataFrame, headers: dict[str, str]) -> list[Pro
     from ._html import safe_href, safe_mailto
 
     out = []
-    checks = (("website", safe_href, "sito web non valido {!r}: atteso un indirizzo "
+    checks = (("website", safe_href, "sito web non valido {}: atteso un indirizzo "
                "http:// o https:// (sarà mostrato come testo, senza collegamento)"),
-              ("email", safe_mailto, "e-mail non valida {!r} (sarà mostrata come testo)"))
+              ("email", safe_mailto, "e-mail non valida {} (sarà mostrata come testo)"))
     for column, check, message in checks:
         values = actors[column].astype(str)
         for i in np.flatnonzero((values != "").to_numpy()):
             if check(values.iloc[i]) is None:
                 out.append(_problem(actors, i, headers.get(column, column),
-                                    message.format(values.iloc[i]), "warning"))
+                                    message.format(_shown(values.iloc[i])), "warning"))
     return out
 
 
@@ -320,13 +371,13 @@ def _place_actors(actors: pd.DataFrame, territories: gpd.GeoDataFrame,
     lookup = _territory_lookup(territories)
     n = len(actors)
     territory = np.array([""] * n, dtype=object)
-    for i, (given, file) in enumerate(zip(actors["territory"].astype(str), actors["_file"],
+    for i, (given, file) in enumerate(zip(actors["territory"].astype(str), actors[FILE_COLUMN],
                                           strict=True)):
         if given:
             slug = lookup.get(normalize_header(given))
             if slug is None:
                 problems.append(_problem(actors, i, h["territory"],
-                                         f"territorio sconosciuto {given!r}: "
+                                         f"territorio sconosciuto {_shown(given)}: "
                                          f"{suggest(given, slugs)}"))
             else:
                 territory[i] = slug
@@ -348,11 +399,11 @@ def _place_actors(actors: pd.DataFrame, territories: gpd.GeoDataFrame,
         match = cache[key]
         if match.code is None:
             if match.ambiguous:
-                msg = (f"comune ambiguo {name!r}: " + ", ".join(match.candidates)
+                msg = (f"comune ambiguo {_shown(name)}: " + ", ".join(match.candidates)
                        + "; indicare il territorio o il codice ISTAT")
             else:
                 near = ", ".join(match.candidates) if match.candidates else "nessuno"
-                msg = f"comune sconosciuto {name!r}; i più simili: {near}"
+                msg = f"comune sconosciuto {_shown(name)}; i più simili: {near}"
             problems.append(_problem(actors, i, h["comune"], msg))
             continue
         codes[i] = match.code
@@ -362,7 +413,7 @@ def _place_actors(actors: pd.DataFrame, territories: gpd.GeoDataFrame,
                 territory[i] = slug_of_prov[prov]
             else:
                 problems.append(_problem(actors, i, h["comune"],
-                                         f"il comune {name!r} non è in nessun territorio del "
+                                         f"il comune {_shown(name)} non è in nessun territorio del "
                                          "progetto: indicare il territorio"))
         elif prov != prov_of_slug[territory[i]]:
             problems.append(_problem(
@@ -372,8 +423,9 @@ def _place_actors(actors: pd.DataFrame, territories: gpd.GeoDataFrame,
                 f"{territory[i]}", "warning"))
     lat = actors["lat"].to_numpy(dtype=float, copy=True)
     lon = actors["lon"].to_numpy(dtype=float, copy=True)
-    skip = np.array([(f, int(r)) in unparsed for f, r in zip(actors["_file"], actors["_row"],
-                                                             strict=True)], dtype=bool)
+    skip = np.array([(f, int(r)) in unparsed for f, r in zip(actors[FILE_COLUMN],
+                                                             actors[ROW_COLUMN], strict=True)],
+                    dtype=bool)
     problems += _check_coordinates(actors, lat, lon, codes, territory, prov_of_slug, h, skip)
     geocoded = actors["geocoded"].astype(str).to_numpy(dtype=object)
     missing = np.isnan(lat) & np.isnan(lon) & (codes >= 0) & ~skip
@@ -481,6 +533,30 @@ def _for_output(m: OpportunityMap) -> dict[str, pd.DataFrame]:
             for name, frame in tables.items()}
 
 
+#: Canonical columns written to workbooks as typed cells (numbers and dates).
+_TYPED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "actors": ("lat", "lon", "since", "until"),
+    "opportunities": ("since", "until", "capacity"),
+    "relations": ("level", "since", "until"),
+}
+
+
+def _typed_for_xlsx(m: OpportunityMap, tables: dict[str, pd.DataFrame]
+                    ) -> dict[str, pd.DataFrame]:
+    """The text tables with their numeric and date columns as typed values again."""
+    frames = {"actors": m.actors, "opportunities": m.opportunities, "relations": m.relations}
+    out = {}
+    for name, table in tables.items():
+        typed = table.copy()
+        for column in _TYPED_COLUMNS[name]:
+            if column in typed and len(typed):
+                original = frames[name][column]
+                typed[column] = (pd.to_datetime(original).to_numpy() if column in
+                                 ("since", "until") else pd.to_numeric(original).to_numpy())
+        out[name] = typed
+    return out
+
+
 def _text(value: object) -> str:
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
@@ -570,14 +646,15 @@ def save(m: OpportunityMap, path: PathLike, *, driver: str | None = None) -> Pat
             if name == "ambiti" and frame.empty:
                 continue
             with atomic_path(path / f"{name}.csv") as tmp:
-                frame.to_csv(tmp, index=False, encoding="utf-8")
+                # CRLF (RFC 4180): a line break or lone CR inside a cell is quoted
+                frame.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\r\n")
     elif kind == "xlsx":
-        with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, frame in tables.items():
-                frame.to_excel(writer, sheet_name=name, index=False)
-            _territories_table(m).to_excel(writer, sheet_name="territories", index=False)
-            if len(m.ambiti):
-                _ambiti_table(m).to_excel(writer, sheet_name="ambiti", index=False)
+        sheets = [Sheet(name, frame, freeze_header=True)
+                  for name, frame in _typed_for_xlsx(m, tables).items()]
+        sheets.append(Sheet("territories", _territories_table(m), freeze_header=True))
+        if len(m.ambiti):
+            sheets.append(Sheet("ambiti", _ambiti_table(m), freeze_header=True))
+        write_workbook(path, sheets, where=path.name)
     elif kind == "gpkg":
         _save_geopackage(m, tables, path)
     else:

@@ -144,7 +144,7 @@ _OTHER_RELATION_COLOR = "#999999"
 #: Line width in pixels of each level of collaboration (1 conoscenza ... 4 integrazione).
 LEVEL_WEIGHTS: dict[int, float] = {1: 1.2, 2: 2.2, 3: 3.4, 4: 5.0}
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _COORD_DIGITS = 5
 # Tolerance (degrees, about 35 m) used to simplify boundaries: enough for outlines.
 _SIMPLIFY = 0.0003
@@ -321,7 +321,7 @@ def _check_territory(m: OpportunityMap, territory: str) -> str:
                f"expected one of {m.territory_slugs}")
         raise UsageError(msg, param="territory")
     slug = m.resolve_territory(territory)
-    if not _SLUG.match(slug) or slug == "index":
+    if not _SLUG.fullmatch(slug) or slug == "index":
         msg = (f"territory={slug!r} cannot name a file: a slug is lower-case letters, "
                "digits, '-' and '_' (and not 'index')")
         raise UsageError(msg, param="territory")
@@ -854,7 +854,7 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
         figures = compute_figures(m, as_of=as_of, baseline=baseline)
     at, base = figures.as_of, figures.baseline
     if links is None:
-        links = {slug: f"{slug}.html" for slug in m.territory_slugs if _SLUG.match(slug)}
+        links = {slug: f"{slug}.html" for slug in m.territory_slugs if _SLUG.fullmatch(slug)}
     stats = figures.stats
     change_classes = _change_classes(figures.target)
     features = []
@@ -883,7 +883,7 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
             headline = f"Densità: {format_number(density, 4)}"
             short = format_number(density, 3)
         href = links.get(slug)
-        if href is not None and not re.match(r"^[a-z0-9][a-z0-9_-]*\.html$", href):
+        if href is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]*\.html", href):
             msg = f"links[{slug!r}]={href!r} must be a file name like 'bergamo.html'"
             raise UsageError(msg, param="links")
         geometry = _round_geometry(row.geometry, simplify=0.001)
