@@ -50,3 +50,12 @@ def write_map(root: Path, *, actors: str = ACTORS_CSV, relations: str = RELATION
 @pytest.fixture
 def small_map_dir(tmp_path: Path) -> Path:
     return write_map(tmp_path / "mappa")
+
+
+# Property-based tests: a fixed budget everywhere (each test sets max_examples); in CI
+# the examples are derandomised, so a run can be reproduced from its commit.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+_hypothesis_settings.register_profile("dev", deadline=None)
+_hypothesis_settings.load_profile("ci" if __import__("os").environ.get("CI") else "dev")

@@ -440,15 +440,20 @@ def test_invisible_characters_in_a_comune_are_ignored_with_a_warning(tmp_path: P
     assert codes["BG-004"] == 16219 and codes["BG-002"] == 16065
 
 
-def test_decomposed_accents_are_nfc(tmp_path: Path) -> None:
+def test_decomposed_accents_are_kept_as_typed(tmp_path: Path) -> None:
     nfd = unicodedata.normalize("NFD", "Cantù")
-    actors = ("id,nome,tipo,comune\n" + unicodedata.normalize("NFD", "CO-Città") +
-              f",Coop,cooperativa_b,{nfd}\nCO-2,Coop 2,impresa,Como\n")
-    relations = "da,a,tipo,livello\nCO-Città,CO-2,invio,1\n"  # NFC here, NFD in actors
+    nfd_id = unicodedata.normalize("NFD", "CO-Città")
+    actors = (f"id,nome,tipo,comune\n{nfd_id},Coop,cooperativa_b,{nfd}\n"
+              "CO-2,Coop 2,impresa,Como\n")
+    relations = f"da,a,tipo,livello\n{nfd_id},CO-2,invio,1\n"
     m = om.load(write_map(tmp_path / "m", actors=actors, relations=relations,
                           opportunities=None, territory="como"))
-    assert m.actors["id"].iloc[0] == "CO-Città"
+    # every character comes back as typed; the comune is still matched
+    assert m.actors["id"].iloc[0] == nfd_id != "CO-Città"
+    assert m.actors["comune"].iloc[0] == nfd
     assert m.actors["comune_code"].iloc[0] == 13041
+    again = om.load(om.save(m, tmp_path / "copia"))
+    assert again.actors["id"].iloc[0] == nfd_id
 
 
 @pytest.mark.parametrize("char", ["\u202e", "\u202a", "\u2066", "\u200f", "\u061c"])

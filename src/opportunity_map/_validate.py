@@ -13,7 +13,6 @@ import difflib
 import enum
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -336,11 +335,12 @@ def _header_key(header: str) -> str:
 def _usable_columns(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
     """The columns validation can use, with every header problem.
 
-    Headers are stripped and in Unicode NFC; one holding a codice fiscale is
+    Headers are stripped (never otherwise changed: they round-trip); one holding a
+    codice fiscale is
     masked. Empty headers over data, headers repeated (ignoring case, accents,
     spaces and punctuation) and reserved headers are reported and left out.
     """
-    plain = [unicodedata.normalize("NFC", str(h).strip()) for h in raw.frame.columns]
+    plain = [str(h).strip() for h in raw.frame.columns]
     problems = [Problem(raw.file, 1, _safe_label(mask_codici_fiscali(h)) or None, message,
                         severity)
                 for h, found in odd_values(plain).items() for severity, message in found]
@@ -372,15 +372,12 @@ def _usable_columns(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
 
 
 def _clean(frame: pd.DataFrame) -> pd.DataFrame:
-    """Cells stripped of surrounding whitespace and in Unicode NFC."""
-    out = {}
-    for name in frame.columns:
-        values = frame[name].astype(str).str.strip()
-        joined = "\n".join(values.tolist())
-        if not (joined.isascii() or unicodedata.is_normalized("NFC", joined)):
-            values = values.map(lambda v: unicodedata.normalize("NFC", v))
-        out[name] = values
-    return pd.DataFrame(out, index=frame.index, columns=frame.columns)
+    """Cells stripped of surrounding whitespace; every other character is kept as typed.
+
+    No Unicode normalisation: a value comes back from every output exactly as it
+    was read (matching of comuni and headers is forgiving on its own).
+    """
+    return frame.astype(str).apply(lambda column: column.str.strip())
 
 
 def _map_headers(raw: RawTable, col: _Collector) -> dict[str, str]:
@@ -594,7 +591,7 @@ def _convert_column(c: Column, values: pd.Series, table: Table, col: _Collector,
 def convert_table(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
     """Typed frame of one raw table: canonical columns, then the extra columns.
 
-    Cells are stripped and put in Unicode NFC; fully empty records are dropped.
+    Cells are stripped of surrounding whitespace; fully empty records are dropped.
     Every cell and header is checked for control characters, bidi controls,
     invisible characters, formula-like text and a person's codice fiscale. The
     returned frame carries :data:`FILE_COLUMN` and :data:`ROW_COLUMN` for later
