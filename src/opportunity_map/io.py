@@ -34,7 +34,7 @@ from ._xlsx import Sheet, write_workbook
 from .model import OpportunityMap
 from .schema import KIND_TO_GROUP, TABLES, normalize_header
 
-__all__ = ["example_map", "export", "load", "save", "validate"]
+__all__ = ["example_map", "load", "save", "validate"]
 
 log = logging.getLogger(__name__)
 
@@ -575,33 +575,6 @@ def _ambiti_table(m: OpportunityMap) -> pd.DataFrame:
     table = pd.DataFrame(m.ambiti[["id", "name", "territory"]])
     table["comune_codes"] = [" ".join(str(c) for c in codes) for codes in m.ambiti["comune_codes"]]
     return table
-
-
-def export(source: PathLike, dest: PathLike, *,
-           territories: PathLike | None = None) -> tuple[OpportunityMap, Path]:
-    """Load a map and write it in another format: :func:`load` then :func:`save`.
-
-    Parameters
-    ----------
-    source : path-like
-        As for :func:`load`.
-    dest : path-like
-        As for :func:`save`: a folder (CSV), a ``.xlsx`` or a ``.gpkg`` file.
-    territories : path-like, optional
-        As for :func:`load`.
-
-    Returns
-    -------
-    (OpportunityMap, pathlib.Path)
-        The map and the path written.
-
-    Raises
-    ------
-    DataError
-        If the data has errors (nothing is written).
-    """
-    m = load(source, territories=territories)
-    return m, save(m, dest)
 
 
 def save(m: OpportunityMap, path: PathLike, *, driver: str | None = None) -> Path:
