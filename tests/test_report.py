@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import math
 import re
@@ -81,10 +80,15 @@ def test_html_self_contained_with_images(written: dict[str, Path]) -> None:
     assert not re.search(r"(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", text, re.I)
     assert "http://" not in text and "https://" not in text
     assert "<script" not in text.lower() and "<link" not in text.lower()
-    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
-    assert len(images) >= 3
-    for data in images:
-        assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n")
+    # charts are inline SVG and HTML tables, never images: no <img>, no data: URI
+    assert "<img" not in text and not re.search(r"\bdata:image", text)
+    assert text.count('<svg class="forest"') == 1
+    # one small multiple per territory of the series, one block figure per territory
+    assert text.count('aria-label="Andamento semestrale della densità: ') == 4
+    assert text.count('aria-label="Densità tra gruppi: ') == 4
+    assert text.count('<table class="heat">') == 8
+    # every chart has its text alternative: title/desc of the forest, numbers in cells
+    assert '<desc id="forest-desc">' in text and "esito" in text
     assert "Nota sul metodo" in text and "panel" in text and "Snijders" in text
 
 
@@ -108,7 +112,9 @@ def test_html_data_is_inert_in_the_template() -> None:
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }} &lt;/style&gt;"
     # passed as a variable: escaped wherever it appears, never compiled as Jinja source
     for context in (f"<h3>{escaped}</h3>", f"<summary>{escaped}</summary>",
-                    f'<td class="t">{escaped}</td>', f'alt="Densità tra gruppi: {escaped}"'):
+                    f'<td class="t">{escaped}</td>', f'aria-label="Densità tra gruppi: {escaped}"',
+                    f'aria-label="Andamento semestrale della densità: {escaped}"',
+                    f'dy="0.35em" text-anchor="end">{escaped}</text>'):
         assert context in text
     assert "<script" not in text.lower()
     assert text.count("</style>") == 1 and text.count("<style>") == 1
@@ -122,6 +128,7 @@ def test_html_tie_definition_and_target_from_evaluation() -> None:
     # once next to the results table, once in the method section
     assert text.count(TIE_DEFINITION) == 2
     assert "obiettivo <strong>+25,0%</strong>" in text
+    assert ">obiettivo +25,0%</text>" in text  # the forest plot's target line
     assert "almeno +25,0%" in text and "sotto +25,0%" in text
     assert "+30,0%" not in text.split("<h2>Tabella dei risultati</h2>")[0]
 

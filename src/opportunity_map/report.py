@@ -10,16 +10,14 @@ so a failure leaves no half-written file:
     The table, the block-density matrices at both dates, the semester series, the
     parameters and a legend, with Italian sheet names.
 ``evaluation.html``
-    A self-contained Italian report for the funder: charts embedded as base64 PNG,
-    no external resource. The page is the Jinja2 template
+    A self-contained Italian report for the funder: charts drawn as inline SVG and
+    HTML tables, no image file and no external resource. The page is the Jinja2 template
     ``templates/report.html.j2`` (styles in ``templates/report.css``), rendered with
     autoescaping: every string from the data is passed as a variable and escaped.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import logging
 import math
 from dataclasses import dataclass
@@ -29,9 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib import rc_context
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from ._atomic import write_bytes_atomic
 from ._format import format_date, format_density, format_number
@@ -58,12 +53,6 @@ VERDICT_LABELS: dict[str, str] = {
     "not_met": "Non raggiunto",
     "inconclusive": "Incerto",
     "not_evaluable": "Non valutabile",
-}
-_VERDICT_COLORS = {
-    "met": "#1a7f37",
-    "not_met": "#c62828",
-    "inconclusive": "#d17a00",
-    "not_evaluable": "#777777",
 }
 
 #: Italian meaning of every column of the evaluation table (the ``legenda`` sheet).
@@ -300,10 +289,11 @@ def render_html(evaluation: Evaluation) -> str:
     The markup and the styles live in the package templates ``report.html.j2`` and
     ``report.css``, rendered by Jinja2 with autoescaping. This function only prepares
     plain values (numbers already formatted in Italian notation, verdict labels,
-    territory names, base64 PNG data): every one of them is escaped by the template,
-    and no data is ever compiled as template source. No external resource is used:
-    charts are PNG images drawn with matplotlib's Agg backend and embedded as
-    ``data:`` URIs.
+    territory names, chart coordinates): every one of them is escaped by the
+    template, and no data is ever compiled as template source. No external resource
+    is used: the template draws the forest plot and the semester small multiples as
+    inline SVG and the block densities as HTML tables coloured on one shared
+    colour-blind-safe scale, with the numbers as text.
     """
     names = _names(evaluation)
     table = evaluation.table
@@ -322,28 +312,21 @@ def render_html(evaluation: Evaluation) -> str:
             for code, label in VERDICT_LABELS.items()
             if counts.get(code, 0)
         ],
-        "forest": _Image.of(
-            _forest_png(evaluation, names),
-            "Variazione della densità per territorio con intervallo al 95% e linea "
-            "dell'obiettivo",
-        ),
+        "forest": _forest(evaluation, names),
         "table_header": [label for _, label in _HTML_COLUMNS],
         "table_rows": [
             _Row(_name(names, record["territory"]),
                  [_cell(column, record.get(column)) for column, _ in _HTML_COLUMNS])
             for record in table.to_dict("records")
         ],
-        "series_chart": _Image.of(
-            _series_png(evaluation, names),
-            "Andamento semestrale della densità per territorio",
-        ),
+        "series_chart": _series_chart(evaluation, names),
         "series_header": [label for _, label in _SERIES_COLUMNS],
         "series_tables": [
             _SeriesTable(_name(names, scope),
                          [_series_row(record) for record in frame.to_dict("records")])
             for scope, frame in evaluation.series.groupby("territory", sort=False)
         ],
-        "block_charts": _block_charts(evaluation, names),
+        "blocks": _block_charts(evaluation, names),
         "n_boot": evaluation.n_boot,
         "seed": evaluation.seed,
         "version": _version(),
@@ -352,18 +335,6 @@ def render_html(evaluation: Evaluation) -> str:
 
 
 _TEMPLATE = "report.html.j2"
-
-
-@dataclass(frozen=True)
-class _Image:
-    """A PNG image for the template: base64 data and alternative text."""
-
-    data: str
-    alt: str
-
-    @classmethod
-    def of(cls, png: bytes, alt: str) -> _Image:
-        return cls(base64.b64encode(png).decode("ascii"), alt)
 
 
 @dataclass(frozen=True)
@@ -385,12 +356,6 @@ class _Row:
 class _SeriesTable:
     name: str
     rows: list[list[str]]
-
-
-@dataclass(frozen=True)
-class _BlockChart:
-    name: str
-    image: _Image
 
 
 def _names(evaluation: Evaluation) -> dict[str, str]:
@@ -477,16 +442,6 @@ _SERIES_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _block_charts(evaluation: Evaluation, names: dict[str, str]) -> list[_BlockChart]:
-    """One block-density chart per territory, in the order of ``evaluation.blocks``."""
-    charts = []
-    for scope, frame in evaluation.blocks.groupby("territory", sort=False):
-        name = _name(names, scope)
-        image = _Image.of(_blocks_png(frame, name), f"Densità tra gruppi: {name}")
-        charts.append(_BlockChart(name, image))
-    return charts
-
-
 def _series_row(record: dict[Any, Any]) -> list[str]:
     """The formatted cells of one row of the semester series."""
     cells = [format_date(record["date"])]
@@ -501,104 +456,312 @@ def _series_row(record: dict[Any, Any]) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------
-# Charts (matplotlib, Agg canvas, no pyplot state)
+# Charts: plain values for the template, which draws them as inline SVG and HTML
 # --------------------------------------------------------------------------------------
+#
+# No chart is a picture: the template builds every element from the values below
+# (coordinates already formatted as numbers, labels as plain text escaped by
+# autoescaping), so the report renders in milliseconds, text stays text, and the
+# numbers themselves are in the page as the charts' text alternative.
 
-_RC: dict[Any, Any] = {"text.parse_math": False, "font.size": 9}
+#: Marker shape of every verdict in the forest plot (the colour is in report.css,
+#: Okabe-Ito palette, and the verdict is also written next to each row).
+_VERDICT_SHAPES = {"met": "circle", "not_met": "diamond", "inconclusive": "square"}
+
+#: Sequential, colour-blind-safe scale of the block densities (matplotlib's
+#: 'cividis' sampled at 11 points, 0 to 1), interpolated linearly.
+_CIVIDIS: tuple[tuple[int, int, int], ...] = (
+    (0, 34, 78), (8, 51, 112), (53, 69, 108), (79, 87, 108), (102, 105, 112),
+    (125, 124, 120), (148, 142, 119), (174, 163, 113), (200, 184, 102),
+    (229, 207, 82), (254, 232, 56),
+)
 
 
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    FigureCanvasAgg(fig).print_png(buffer)  # type: ignore[no-untyped-call]
-    return buffer.getvalue()
+def _xy(value: float) -> str:
+    """An SVG coordinate: one decimal, no trailing ``.0``."""
+    return f"{value:.1f}".removesuffix(".0")
 
 
-def _forest_png(evaluation: Evaluation, names: dict[str, str]) -> bytes:
-    table = evaluation.table.iloc[::-1].reset_index(drop=True)
+def _nice_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
+    """Round tick values covering ``[lo, hi]``, about ``count`` of them."""
+    span = hi - lo
+    if not math.isfinite(span) or span <= 0:
+        return [lo]
+    raw = span / max(count - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(lo / step - 1e-9)
+    last = math.floor(hi / step + 1e-9)
+    return [round(i * step, 12) for i in range(first, last + 1)]
+
+
+def _tick_digits(ticks: list[float]) -> int:
+    """Decimal digits that tell the ticks apart."""
+    for digits in range(0, 6):
+        if all(abs(t - round(t, digits)) < 1e-9 for t in ticks):
+            return digits
+    return 6
+
+
+@dataclass(frozen=True)
+class _Tick:
+    pos: str
+    label: str
+
+
+@dataclass(frozen=True)
+class _ForestRow:
+    """One territory of the forest plot; ``x`` is None when not evaluable."""
+
+    y: str
+    name: str
+    verdict: str
+    verdict_label: str
+    shape: str
+    x: str | None
+    ci_from: str | None
+    ci_to: str | None
+    open_high: bool
+    summary: str
+
+
+@dataclass(frozen=True)
+class _Forest:
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    label_x: int
+    ticks: list[_Tick]
+    target_x: str
+    zero_x: str | None
+    target_label: str
+    rows: list[_ForestRow]
+
+
+_FOREST_ROW = 26
+
+
+def _forest(evaluation: Evaluation, names: dict[str, str]) -> _Forest:
+    """The forest plot: change of the panel density with its 95% interval."""
+    table = evaluation.table
     target_pct = 100 * evaluation.target
-    with rc_context(_RC):
-        fig = Figure(figsize=(8, 0.45 * len(table) + 1.4), dpi=110, layout="constrained")
-        ax = fig.add_subplot()
-        finite = pd.concat([table["change_pct"], table["ci_low_pct"], table["ci_high_pct"]])
-        finite = finite[np.isfinite(finite.astype(float))]
-        lo = min([0.0, target_pct, *finite.tolist()])
-        hi = max([0.0, target_pct, *finite.tolist()])
-        pad = 0.08 * (hi - lo or 1.0)
-        lo, hi = lo - pad, hi + pad
-        for y, record in enumerate(table.to_dict("records")):
-            color = _VERDICT_COLORS.get(str(record["verdict"]), "#777777")
-            change = float(record["change_pct"])
-            if math.isnan(change):
-                ax.text(0, y, " non valutabile", va="center", ha="left", color=color)
-                continue
-            low, high = float(record["ci_low_pct"]), float(record["ci_high_pct"])
-            if not math.isnan(low):
-                ax.plot([low, min(high, hi)], [y, y], color=color, lw=2.2)
-                if math.isinf(high):
-                    ax.annotate("", xy=(hi, y), xytext=(hi - pad, y),
-                                arrowprops={"arrowstyle": "->", "color": color})
-            ax.plot([change], [y], "o", color=color, ms=6)
-        ax.axvline(target_pct, color="#333333", ls="--", lw=1)
-        ax.axvline(0, color="#999999", lw=0.8)
-        ax.text(target_pct, len(table) - 0.4, f" obiettivo +{target_pct:g}%", va="bottom",
-                ha="left", fontsize=8)
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(-0.7, len(table) + 0.2)
-        ax.set_yticks(range(len(table)),
-                      labels=[names.get(str(t), str(t)) for t in table["territory"]])
-        ax.set_xlabel("Variazione della densità del panel (%)")
-        ax.grid(axis="x", color="#eeeeee")
-        return _png(fig)
+    values = pd.concat([table["change_pct"], table["ci_low_pct"], table["ci_high_pct"]])
+    values = values.astype(float)
+    finite = values[np.isfinite(values)].tolist()
+    lo = float(min([0.0, target_pct, *finite]))
+    hi = float(max([0.0, target_pct, *finite]))
+    pad = 0.05 * (hi - lo or 1.0)
+    ticks = _nice_ticks(lo - pad, hi + pad, 8)
+    lo, hi = min(lo - pad, ticks[0]), max(hi + pad, ticks[-1])
+    longest = max((len(_name(names, t)) for t in table["territory"]), default=8)
+    left = min(max(90, 7 * longest + 16), 260)
+    width, label_w = 900, 120
+    right = width - label_w
+    top, bottom = 26, 44
+    height = top + _FOREST_ROW * max(len(table), 1) + bottom
+
+    def x_of(value: float) -> float:
+        return left + (right - left) * (value - lo) / (hi - lo)
+
+    digits = _tick_digits(ticks)
+    rows = []
+    for i, record in enumerate(table.to_dict("records")):
+        verdict = str(record["verdict"])
+        change = float(record["change_pct"])
+        low, high = float(record["ci_low_pct"]), float(record["ci_high_pct"])
+        name = _name(names, record["territory"])
+        y = _xy(top + _FOREST_ROW * (i + 0.5))
+        if math.isnan(change):
+            rows.append(_ForestRow(y, name, verdict, _verdict_label(verdict), "", None,
+                                   None, None, False,
+                                   f"{name}: non valutabile"))
+            continue
+        has_ci = not math.isnan(low)
+        summary = f"{name}: {format_number(change, 1, signed=True)}%"
+        if has_ci:
+            summary += (f", intervallo da {format_number(low, 1, signed=True)}% "
+                        f"a {format_number(high, 1, signed=True)}%")
+        rows.append(_ForestRow(
+            y, name, verdict, _verdict_label(verdict), _VERDICT_SHAPES.get(verdict, "circle"),
+            _xy(x_of(change)),
+            _xy(x_of(max(low, lo))) if has_ci else None,
+            _xy(x_of(min(high, hi))) if has_ci else None,
+            has_ci and math.isinf(high),
+            f"{summary}; esito {_verdict_label(verdict).lower()}",
+        ))
+    return _Forest(
+        width=width, height=height, left=left, right=right, top=top, bottom=bottom,
+        label_x=right + 12,
+        ticks=[_Tick(_xy(x_of(t)), format_number(t, digits)) for t in ticks],
+        target_x=_xy(x_of(target_pct)),
+        zero_x=_xy(x_of(0.0)) if lo <= 0 <= hi else None,
+        target_label=f"obiettivo {format_number(target_pct, 1, signed=True)}%",
+        rows=rows,
+    )
 
 
-def _series_png(evaluation: Evaluation, names: dict[str, str]) -> bytes:
-    groups = list(evaluation.series.groupby("territory", sort=False))
-    ncols = 3
-    nrows = max(1, math.ceil(len(groups) / ncols))
-    with rc_context(_RC):
-        fig = Figure(figsize=(10, 2.3 * nrows + 0.6), dpi=100, layout="constrained")
-        axes = fig.subplots(nrows, ncols, squeeze=False)
-        for ax, (scope, frame) in zip(axes.ravel(), groups, strict=False):
-            dates = pd.to_datetime(frame["date"])
-            ax.plot(dates, frame["density"], "o-", color="#1f77b4", ms=3,
-                    label="rete completa")
-            ax.plot(dates, frame["density_panel"], "s--", color="#ff7f0e", ms=3,
-                    label="panel")
-            ax.set_title(names.get(str(scope), str(scope)), fontsize=9)
-            ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-            ax.tick_params(axis="y", labelsize=7)
-            ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-            ax.grid(color="#eeeeee")
-        for ax in axes.ravel()[len(groups):]:
-            ax.set_visible(False)
-        if groups:
-            axes.ravel()[0].legend(fontsize=7)
-        return _png(fig)
+@dataclass(frozen=True)
+class _Mark:
+    x: str
+    y: str
+    title: str
 
 
-def _blocks_png(frame: pd.DataFrame, name: str) -> bytes:
-    matrices = [_block_matrix(frame, "density_baseline"), _block_matrix(frame, "density_at")]
-    values = np.concatenate([mx.to_numpy(dtype=float).ravel() for mx in matrices])
+@dataclass(frozen=True)
+class _SeriesPanel:
+    """One territory of the semester small multiples: lines split at missing values."""
+
+    name: str
+    full_lines: list[str]
+    panel_lines: list[str]
+    full_marks: list[_Mark]
+    panel_marks: list[_Mark]
+    x_ticks: list[_Tick]
+
+
+@dataclass(frozen=True)
+class _SeriesChart:
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    y_ticks: list[_Tick]
+    panels: list[_SeriesPanel]
+
+
+def _series_chart(evaluation: Evaluation, names: dict[str, str]) -> _SeriesChart:
+    """Small multiples of the semester series, one shared vertical scale."""
+    series = evaluation.series
+    width, height = 340, 200
+    left, right, top, bottom = 52, width - 26, 10, height - 28
+    dens = pd.concat([series["density"], series["density_panel"]]).astype(float)
+    finite = dens[np.isfinite(dens)]
+    ymax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    y_ticks = _nice_ticks(0.0, ymax * 1.05, 5)
+    ytop = max(y_ticks[-1], ymax)
+    digits = _tick_digits(y_ticks)
+
+    def y_of(value: float) -> float:
+        return bottom - (bottom - top) * value / ytop
+
+    panels = []
+    for scope, frame in series.groupby("territory", sort=False):
+        dates = pd.to_datetime(frame["date"])
+        t0, t1 = dates.min(), dates.max()
+        span = (t1 - t0).total_seconds() or 1.0
+        xs = [left + 8 + (right - left - 16) * (d - t0).total_seconds() / span for d in dates]
+        if t0 == t1:
+            xs = [(left + right) / 2 for _ in xs]
+        ticks, last = [], -1e9
+        for x, d in zip(xs, dates, strict=True):
+            if x - last >= 56:
+                ticks.append(_Tick(_xy(x), f"{d.month:02d}/{d.year}"))
+                last = x
+        lines: dict[str, tuple[list[str], list[_Mark]]] = {}
+        for column, label in (("density", "rete completa"), ("density_panel", "panel")):
+            segments: list[list[str]] = [[]]
+            marks = []
+            for x, d, value in zip(xs, dates, frame[column].astype(float), strict=True):
+                if not math.isfinite(value):
+                    segments.append([])
+                    continue
+                segments[-1].append(f"{_xy(x)},{_xy(y_of(value))}")
+                marks.append(_Mark(_xy(x), _xy(y_of(value)),
+                                   f"{label}, {format_date(d)}: {format_density(value)}"))
+            lines[column] = ([" ".join(s) for s in segments if len(s) > 1], marks)
+        panels.append(_SeriesPanel(
+            _name(names, scope), lines["density"][0], lines["density_panel"][0],
+            lines["density"][1], lines["density_panel"][1], ticks,
+        ))
+    return _SeriesChart(
+        width=width, height=height, left=left, right=right, top=top, bottom=bottom,
+        y_ticks=[_Tick(_xy(y_of(t)), format_number(t, digits)) for t in y_ticks],
+        panels=panels,
+    )
+
+
+def _color(fraction: float) -> tuple[str, bool]:
+    """The cividis colour of ``fraction`` in [0, 1] and whether it needs light text."""
+    f = min(max(fraction, 0.0), 1.0) * (len(_CIVIDIS) - 1)
+    i = min(int(f), len(_CIVIDIS) - 2)
+    w = f - i
+    rgb = [round(a + (b - a) * w) for a, b in zip(_CIVIDIS[i], _CIVIDIS[i + 1], strict=True)]
+    lin = [(c / 255) / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+    luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    return "#{:02x}{:02x}{:02x}".format(*rgb), luminance < 0.18
+
+
+@dataclass(frozen=True)
+class _HeatCell:
+    text: str
+    background: str | None
+    light: bool
+
+
+@dataclass(frozen=True)
+class _HeatRow:
+    label: str
+    cells: list[_HeatCell]
+
+
+@dataclass(frozen=True)
+class _HeatMatrix:
+    caption: str
+    rows: list[_HeatRow]
+
+
+@dataclass(frozen=True)
+class _BlockChart:
+    name: str
+    matrices: list[_HeatMatrix]
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    """Every territory's block densities, coloured on one shared scale."""
+
+    columns: list[str]
+    charts: list[_BlockChart]
+    gradient: str
+    ticks: list[_Tick]
+
+
+def _block_charts(evaluation: Evaluation, names: dict[str, str]) -> _Blocks:
+    """Block-density tables in the order of ``evaluation.blocks``, one colour scale."""
+    blocks = evaluation.blocks
+    values = pd.concat([blocks["density_baseline"], blocks["density_at"]]).astype(float)
     finite = values[np.isfinite(values)]
     vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     labels = [_GROUP_SHORT[g] for g in GROUPS]
-    with rc_context(_RC):
-        fig = Figure(figsize=(9, 3.6), dpi=100, layout="constrained")
-        axes = fig.subplots(1, 2)
-        image = None
-        for ax, matrix, caption in zip(axes, matrices, ("Baseline", "Data di confronto"),
-                                       strict=True):
-            data = np.ma.masked_invalid(matrix.to_numpy(dtype=float))
-            ax.set_facecolor("#dddddd")
-            image = ax.imshow(data, cmap="Blues", vmin=0, vmax=vmax)
-            ax.set_xticks(range(len(labels)), labels=labels)
-            ax.set_yticks(range(len(labels)), labels=labels)
-            ax.set_title(f"{name} – {caption}", fontsize=9)
-            for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
-                text = "–" if math.isnan(value) else format_density(value)
-                dark = not math.isnan(value) and value > 0.6 * vmax
-                ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                        color="white" if dark else "#222222")
-        if image is not None:
-            fig.colorbar(image, ax=list(axes), shrink=0.8, label="densità")
-        return _png(fig)
+    charts = []
+    for scope, frame in blocks.groupby("territory", sort=False):
+        matrices = []
+        for column, caption in (("density_baseline", "Baseline"),
+                                ("density_at", "Data di confronto")):
+            matrix = _block_matrix(frame, column).to_numpy(dtype=float)
+            rows = []
+            for label, line in zip(labels, matrix, strict=True):
+                cells = []
+                for value in line:
+                    if math.isnan(value):
+                        cells.append(_HeatCell("–", None, False))
+                    else:
+                        background, light = _color(value / vmax)
+                        cells.append(_HeatCell(format_density(value), background, light))
+                rows.append(_HeatRow(label, cells))
+            matrices.append(_HeatMatrix(caption, rows))
+        charts.append(_BlockChart(_name(names, scope), matrices))
+    ticks = _nice_ticks(0.0, vmax, 5)
+    digits = _tick_digits(ticks)
+    stops = ", ".join(f"{_color(k / 10)[0]} {10 * k}%" for k in range(11))
+    return _Blocks(
+        columns=labels,
+        charts=charts,
+        gradient=f"linear-gradient(to right, {stops})",
+        ticks=[_Tick(f"{100 * t / vmax:.1f}", format_number(t, digits)) for t in ticks],
+    )
