@@ -275,16 +275,20 @@ def odd_values(values: Iterable[str]) -> dict[str, list[Finding]]:
     >>> odd_values(["ok", "a\\x0bb", "=HYPERLINK(\\"x\\")"])["a\\x0bb"][0][1][:32]
     'carattere di controllo U+000B ne'
     """
-    values = list(values)
-    joined = "\n".join(values)
+    unique = list(dict.fromkeys(values))
+    # One pass of each search over the distinct values joined by line breaks: no
+    # pattern matches a line break, so every match lies inside one value and is a
+    # match of that value on its own (the line break before a value stands for its
+    # start). Only the values hit are checked one by one.
+    joined = "\n".join(unique)
+    starts = np.cumsum([0] + [len(v) + 1 for v in unique[:-1]])
     found: dict[str, list[Finding]] = {}
-    unique: list[str] | None = None
     for search, check in _CHECKS:
-        if search.search(joined) is None:
-            continue
-        unique = unique if unique is not None else list(dict.fromkeys(values))
-        for value in unique:
-            finding = check(value) if search.search(value) else None
+        hits = sorted({int(np.searchsorted(starts, m.start(), side="right")) - 1
+                       for m in search.finditer(joined)})
+        for k in hits:
+            value = unique[k]
+            finding = check(value)
             if finding is not None:
                 found.setdefault(value, []).append(finding)
     return found
@@ -412,6 +416,17 @@ def _map_headers(raw: RawTable, col: _Collector) -> dict[str, str]:
 # --------------------------------------------------------------------------- typed columns
 
 
+def _map_distinct(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
+    """``values.map(func)``, calling ``func`` once per distinct value."""
+    codes, uniques = pd.factorize(values)
+    if len(codes) and codes.min() < 0:  # a missing value: not text, map it the plain way
+        return values.map(func)
+    mapped = pd.Series(uniques, dtype=values.dtype).map(func)
+    out = mapped.take(codes)
+    out.index = values.index
+    return out
+
+
 def _vocabulary_lookup(table: Table) -> dict[str, str]:
     from .schema import ACTOR_KIND_LABELS, OPPORTUNITY_TYPE_LABELS, RELATION_KIND_LABELS
 
@@ -426,7 +441,7 @@ def _vocabulary_lookup(table: Table) -> dict[str, str]:
 def _convert_kind(values: pd.Series, table: Table, name: str, col: _Collector,
                   header: str) -> pd.Series:
     lookup = _vocabulary_lookup(table)
-    norm = values.map(normalize_header)
+    norm = _map_distinct(values, normalize_header)
     out = norm.map(lookup)
     empty = values == ""
     bad = out.isna() & ~empty
@@ -447,7 +462,7 @@ def _convert_level(values: pd.Series, col: _Collector, header: str) -> pd.Series
             found = int(m.group(1))
         return found
 
-    out = values.map(parse)
+    out = _map_distinct(values, parse)
     empty = values == ""
     col.add(np.flatnonzero(empty.to_numpy()), header, "valore obbligatorio mancante")
     idx = np.flatnonzero((out.isna() & ~empty).to_numpy())

@@ -295,6 +295,8 @@ def _problem(frame: pd.DataFrame, i: int | np.integer, column: str | None, messa
 def _duplicate_ids(frame: pd.DataFrame, header: str) -> list[Problem]:
     ids = frame["id"]
     dup = ids.duplicated(keep="first") & (ids != "")
+    if not dup.any():
+        return []
     first = {v: i for i, v in reversed(list(enumerate(ids)))}
     return [_problem(frame, i, header, f"id duplicato {_shown(ids.iloc[i])} "
                      f"(già usato in {_where(frame, first[ids.iloc[i]])})")
@@ -335,10 +337,12 @@ def _contact_problems(actors: pd.DataFrame, headers: dict[str, str]) -> list[Pro
               ("email", safe_mailto, "e-mail non valida {} (sarà mostrata come testo)"))
     for column, check, message in checks:
         values = actors[column].astype(str)
-        for i in np.flatnonzero((values != "").to_numpy()):
-            if check(values.iloc[i]) is None:
-                out.append(_problem(actors, i, headers.get(column, column),
-                                    message.format(_shown(values.iloc[i])), "warning"))
+        bad = [v for v in pd.unique(values) if v != "" and check(v) is None]
+        if not bad:
+            continue
+        for i in np.flatnonzero(values.isin(bad).to_numpy()):
+            out.append(_problem(actors, i, headers.get(column, column),
+                                message.format(_shown(values.iloc[i])), "warning"))
     return out
 
 
@@ -352,6 +356,19 @@ def _territory_lookup(territories: gpd.GeoDataFrame) -> dict[str, str]:
         for label in (row.slug, row.name, row.province_short):
             lookup[normalize_header(str(label))] = str(row.slug)
     return lookup
+
+
+def _factorize_pairs(first: np.ndarray, second: np.ndarray
+                     ) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Code of each (first, second) pair of texts, and the distinct pairs in order of appearance."""
+    if not len(first):
+        return np.zeros(0, dtype=np.int64), []
+    first_codes, first_values = pd.factorize(first)
+    second_codes, second_values = pd.factorize(second)
+    codes, pairs = pd.factorize(first_codes.astype(np.int64) * len(second_values) + second_codes)
+    return (np.asarray(codes, dtype=np.int64),
+            [(str(first_values[p // len(second_values)]),
+              str(second_values[p % len(second_values)])) for p in pairs])
 
 
 def _place_actors(actors: pd.DataFrame, territories: gpd.GeoDataFrame,
@@ -370,33 +387,41 @@ def _place_actors(actors: pd.DataFrame, territories: gpd.GeoDataFrame,
     slug_of_prov = {v: k for k, v in prov_of_slug.items()}
     lookup = _territory_lookup(territories)
     n = len(actors)
-    territory = np.array([""] * n, dtype=object)
-    for i, (given, file) in enumerate(zip(actors["territory"].astype(str), actors[FILE_COLUMN],
-                                          strict=True)):
+    # territory: decided once per distinct (given territory, file)
+    given_values = actors["territory"].astype(str).to_numpy(dtype=object)
+    file_values = actors[FILE_COLUMN].astype(str).to_numpy(dtype=object)
+    pair_codes, pairs = _factorize_pairs(given_values, file_values)
+    pair_slug = np.empty(len(pairs), dtype=object)
+    pair_bad = np.zeros(len(pairs), dtype=bool)
+    for k, (given, file) in enumerate(pairs):
         if given:
             slug = lookup.get(normalize_header(given))
-            if slug is None:
-                problems.append(_problem(actors, i, h["territory"],
-                                         f"territorio sconosciuto {_shown(given)}: "
-                                         f"{suggest(given, slugs)}"))
-            else:
-                territory[i] = slug
+            pair_bad[k] = slug is None
+            pair_slug[k] = "" if slug is None else slug
         else:
             folder = Path(str(file).split("[", 1)[0]).parent.name
-            territory[i] = folder if folder in prov_of_slug else ""
+            pair_slug[k] = folder if folder in prov_of_slug else ""
+    territory = (pair_slug[pair_codes] if n else np.array([], dtype=object)).astype(object)
+    for i in np.flatnonzero(pair_bad[pair_codes]) if n else []:
+        given = given_values[i]
+        problems.append(_problem(actors, i, h["territory"],
+                                 f"territorio sconosciuto {_shown(given)}: "
+                                 f"{suggest(given, slugs)}"))
     project = tuple(int(c) for c in territories["province_code"])
     codes = np.full(n, -1, dtype=np.int64)
-    cache: dict[tuple[str, str], geo.ComuneMatch] = {}
-    comune_values = actors["comune"].astype(str).to_numpy()
-    for i in range(n):
-        name = comune_values[i]
+    comune_values = actors["comune"].astype(str).to_numpy(dtype=object)
+    # comune: matched once per distinct (name, territory); problems then in row order
+    key_codes, keys = _factorize_pairs(comune_values, territory)
+    key_code = np.full(len(keys), -1, dtype=np.int64)
+    key_territory = np.empty(len(keys), dtype=object)
+    key_problem: list[tuple[str, str] | None] = [None] * len(keys)
+    comuni = geo.comuni()
+    for k, (name, own_slug) in enumerate(keys):
+        key_territory[k] = own_slug
         if not name:
             continue
-        key = (name, territory[i])
-        if key not in cache:
-            own = (int(prov_of_slug[territory[i]]),) if territory[i] else ()
-            cache[key] = geo.match_comune(name, provinces=own, project_provinces=project)
-        match = cache[key]
+        own = (int(prov_of_slug[own_slug]),) if own_slug else ()
+        match = geo.match_comune(name, provinces=own, project_provinces=project)
         if match.code is None:
             if match.ambiguous:
                 msg = (f"comune ambiguo {_shown(name)}: " + ", ".join(match.candidates)
@@ -404,28 +429,33 @@ def _place_actors(actors: pd.DataFrame, territories: gpd.GeoDataFrame,
             else:
                 near = ", ".join(match.candidates) if match.candidates else "nessuno"
                 msg = f"comune sconosciuto {_shown(name)}; i più simili: {near}"
-            problems.append(_problem(actors, i, h["comune"], msg))
+            key_problem[k] = (msg, "error")
             continue
-        codes[i] = match.code
-        prov = int(geo.comuni().at[match.code, "province_code"])
-        if not territory[i]:
+        key_code[k] = match.code
+        prov = int(comuni.at[match.code, "province_code"])
+        if not own_slug:
             if prov in slug_of_prov:
-                territory[i] = slug_of_prov[prov]
+                key_territory[k] = slug_of_prov[prov]
             else:
-                problems.append(_problem(actors, i, h["comune"],
-                                         f"il comune {_shown(name)} non è in nessun territorio del "
-                                         "progetto: indicare il territorio"))
-        elif prov != prov_of_slug[territory[i]]:
-            problems.append(_problem(
-                actors, i, h["comune"],
-                f"il comune {geo.comuni().at[match.code, 'name']} "
-                f"({geo.comuni().at[match.code, 'province_short']}) non è nel territorio "
-                f"{territory[i]}", "warning"))
+                key_problem[k] = (f"il comune {_shown(name)} non è in nessun territorio del "
+                                  "progetto: indicare il territorio", "error")
+        elif prov != prov_of_slug[own_slug]:
+            key_problem[k] = (f"il comune {comuni.at[match.code, 'name']} "
+                              f"({comuni.at[match.code, 'province_short']}) non è nel territorio "
+                              f"{own_slug}", "warning")
+    if n:
+        codes = key_code[key_codes]
+        territory = key_territory[key_codes].astype(object)
+        has_problem = np.array([p is not None for p in key_problem], dtype=bool)
+        for i in np.flatnonzero(has_problem[key_codes]):
+            found = key_problem[key_codes[i]]
+            assert found is not None
+            problems.append(_problem(actors, i, h["comune"], found[0], found[1]))
     lat = actors["lat"].to_numpy(dtype=float, copy=True)
     lon = actors["lon"].to_numpy(dtype=float, copy=True)
-    skip = np.array([(f, int(r)) in unparsed for f, r in zip(actors[FILE_COLUMN],
-                                                             actors[ROW_COLUMN], strict=True)],
-                    dtype=bool)
+    skip = (np.array([(f, int(r)) in unparsed for f, r in zip(actors[FILE_COLUMN],
+                                                              actors[ROW_COLUMN], strict=True)],
+                     dtype=bool) if unparsed else np.zeros(n, dtype=bool))
     problems += _check_coordinates(actors, lat, lon, codes, territory, prov_of_slug, h, skip)
     geocoded = actors["geocoded"].astype(str).to_numpy(dtype=object)
     missing = np.isnan(lat) & np.isnan(lon) & (codes >= 0) & ~skip
@@ -434,8 +464,10 @@ def _place_actors(actors: pd.DataFrame, territories: gpd.GeoDataFrame,
         points = geo.comuni_geometry(wanted).geometry.representative_point()
         px = dict(zip(points.index, points.x, strict=True))
         py = dict(zip(points.index, points.y, strict=True))
-        lon[missing] = [round(px[c], 6) for c in codes[missing]]
-        lat[missing] = [round(py[c], 6) for c in codes[missing]]
+        rx = {c: round(px[c], 6) for c in wanted}
+        ry = {c: round(py[c], 6) for c in wanted}
+        lon[missing] = [rx[c] for c in codes[missing]]
+        lat[missing] = [ry[c] for c in codes[missing]]
         geocoded[missing] = "comune"
     out = _public(actors)
     out["lat"] = lat
@@ -455,7 +487,9 @@ def _ambito_of(codes: np.ndarray, ambiti: gpd.GeoDataFrame) -> np.ndarray:
     for row in ambiti.itertuples():
         for code in row.comune_codes:
             member.setdefault(int(code), str(row.id))
-    return np.array([member.get(int(c), "") for c in codes], dtype=object)
+    distinct, back = np.unique(codes, return_inverse=True)
+    named = np.array([member.get(int(c), "") for c in distinct], dtype=object)
+    return named[back.reshape(-1)] if len(codes) else np.array([], dtype=object)
 
 
 def _check_coordinates(actors: pd.DataFrame, lat: np.ndarray, lon: np.ndarray,
@@ -480,7 +514,9 @@ def _check_coordinates(actors: pd.DataFrame, lat: np.ndarray, lon: np.ndarray,
     where = _locate(lon[idx], lat[idx])
     swapped = _locate(lat[idx], lon[idx])
     comuni = geo.comuni()
-    for k, i in enumerate(idx):
+    settled = (codes[idx] >= 0) & (where == codes[idx])  # the point is in its own comune
+    for k in np.flatnonzero(~settled):
+        i = idx[k]
         expected_prov = prov_of_slug.get(str(territory[i])) if territory[i] else None
         found = where[k]
         if codes[i] >= 0 and found == codes[i]:
