@@ -234,3 +234,55 @@ def injection_map() -> OpportunityMap:
     m = _assemble(terr, actor_rows, rel_rows, opp_rows, n_ambiti=1)
     m.ambiti.loc[0, "name"] = "<b onmouseover=alert(1)>Ambito</b> ${alert(1)}"
     return m
+
+
+def actor_records(data: dict) -> list[dict]:
+    """The organisations of a map payload (version 3 columns) as one dict each.
+
+    Keys as the page's script uses them: ``id``, ``n`` (name), ``k`` (kind), ``g``
+    (group code), ``c``, ``a``, ``p``, ``t`` (comune, address, phone, notes), ``w``,
+    ``wh``, ``e``, ``eh`` (website, e-mail and their links), ``x`` (approximate
+    position), ``d`` (degree), ``o`` (opportunities ``[type, name, capacity,
+    target, notes]``), ``lon`` and ``lat`` (degrees); empty strings are left out.
+    """
+    strings, cols = data["strings"], data["actors"]
+    scale = data["coordScale"]
+    records = []
+    for i, actor_id in enumerate(cols["id"]):
+        rec = {"id": actor_id, "n": cols["name"][i], "k": strings[cols["kind"][i]],
+               "g": cols["group"][i], "lon": cols["lon"][i] / scale,
+               "lat": cols["lat"][i] / scale}
+        for key, col in (("c", "comune"), ("a", "address"), ("p", "phone"), ("t", "notes"),
+                         ("w", "website"), ("wh", "websiteHref"), ("e", "email"),
+                         ("eh", "emailHref")):
+            if value := strings[cols[col][i]]:
+                rec[key] = value
+        if cols["flags"][i] & 1:
+            rec["x"] = 1
+        if cols["degree"][i]:
+            rec["d"] = cols["degree"][i]
+        records.append(rec)
+    opps = data["opportunities"]
+    for k, i in enumerate(opps["actor"]):
+        cap = opps["capacity"][k]
+        records[i].setdefault("o", []).append([
+            opps["type"][k], strings[opps["name"][k]], strings[cap] if cap else None,
+            strings[opps["target"][k]], strings[opps["notes"][k]]])
+    return records
+
+
+def tie_rows(data: dict) -> list[list]:
+    """The ties of a map payload (version 3 columns) as rows
+    ``[i, j, kind, level, since (ISO date or ""), new, notes, kinds, relations]``."""
+    t = data["ties"]
+    epoch = pd.Timestamp("1970-01-01")
+    rows = []
+    for r in range(len(t["i"])):
+        since = t["since"][r]
+        day = "" if since is None else (epoch + pd.Timedelta(days=since)).date().isoformat()
+        rows.append([t["i"][r], t["j"][r], t["kind"][r], t["level"][r], day, t["new"][r],
+                     data["strings"][t["notes"][r]], [t["kind"][r]], 1])
+    for r, kinds, n in zip(t["multi"]["tie"], t["multi"]["kinds"], t["multi"]["relations"],
+                           strict=True):
+        rows[r][7:9] = [kinds, n]
+    return rows

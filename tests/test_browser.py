@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _map_factory import AS_OF, BASELINE, PAYLOADS, build_map, injection_map
+from _map_factory import (
+    AS_OF,
+    BASELINE,
+    PAYLOADS,
+    actor_records,
+    build_map,
+    injection_map,
+    tie_rows,
+)
 
 from opportunity_map.maps import build_map_data, render_index, render_map, save_maps
 
@@ -166,9 +174,9 @@ def test_territory_map_offline(open_offline: Any, three_maps: Any, map_files: li
     _screenshot(s, f"map_{slug}")
 
     counts = s.api("om.counts()")
-    assert counts["actors"] == counts["markers"] == len(data["actors"]["features"])
-    assert counts["relations"] == counts["relationLines"] == len(data["relations"])
-    assert counts["newLines"] == sum(r[5] for r in data["relations"]) > 0
+    assert counts["actors"] == counts["markers"] == len(actor_records(data))
+    assert counts["relations"] == counts["relationLines"] == len(tie_rows(data))
+    assert counts["newLines"] == sum(r[5] for r in tie_rows(data)) > 0
 
     # layer control (one entry per group + ties, new ties, ambiti, comuni, province)
     labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
@@ -182,8 +190,8 @@ def test_territory_map_offline(open_offline: Any, three_maps: Any, map_files: li
     assert "ISTAT/Openpolis 2023" in page.locator(".leaflet-control-attribution").inner_text()
 
     # search by name, open the popup from the result, see the ties
-    hub = max(data["actors"]["features"], key=lambda f: f["properties"].get("d", 0))
-    name = hub["properties"]["n"]
+    hub = max(actor_records(data), key=lambda f: f.get("d", 0))
+    name = hub["n"]
     page.fill(".om-search", name)
     result = page.locator(".om-result", has_text=name).first
     result.wait_for()
@@ -192,14 +200,14 @@ def test_territory_map_offline(open_offline: Any, three_maps: Any, map_files: li
     popup.wait_for()
     text = popup.inner_text()
     assert name in text
-    assert f"grado {hub['properties']['d']}" in text
+    assert f"grado {hub['d']}" in text
     partners = page.locator(".om-ties li")
     assert partners.count() > 0
     assert "livello" in partners.first.inner_text()
     _screenshot(s, f"map_{slug}_popup")
 
     # search by comune
-    comune = data["actors"]["features"][0]["properties"]["c"]
+    comune = actor_records(data)[0]["c"]
     page.fill(".om-search", comune)
     page.wait_for_function(
         "c => [...document.querySelectorAll('.om-result .om-sub')]"
@@ -220,9 +228,9 @@ def test_filter_by_opportunity_type(open_offline: Any, three_maps: Any,
     k, t = max(enumerate(data["opportunityTypes"]), key=lambda kt: kt[1]["count"])
     assert t["count"] > 0
     s.page.select_option(".om-filter", label=f"{t['label']} ({t['count']})")
-    offering = {i for i, f in enumerate(data["actors"]["features"])
-                if any(o[0] == k for o in f["properties"].get("o", []))}
-    expected_lines = sum(1 for r in data["relations"] if r[0] in offering and r[1] in offering)
+    offering = {i for i, f in enumerate(actor_records(data))
+                if any(o[0] == k for o in f.get("o", []))}
+    expected_lines = sum(1 for r in tie_rows(data) if r[0] in offering and r[1] in offering)
     counts = s.api("om.counts()")
     assert counts["markers"] == len(offering)
     assert counts["relationLines"] == expected_lines
@@ -231,7 +239,7 @@ def test_filter_by_opportunity_type(open_offline: Any, three_maps: Any,
     s.page.uncheck(".om-check input")
     assert s.api("om.counts()")["markers"] == len(offering)
     s.page.select_option(".om-filter", value="")
-    assert s.api("om.counts()")["markers"] == len(data["actors"]["features"])
+    assert s.api("om.counts()")["markers"] == len(actor_records(data))
     assert s.problems() == []
 
 

@@ -11,7 +11,16 @@ import folium.plugins
 import numpy as np
 import pandas as pd
 import pytest
-from _map_factory import AS_OF, BASELINE, PAYLOADS, build_map, comuni_of, injection_map
+from _map_factory import (
+    AS_OF,
+    BASELINE,
+    PAYLOADS,
+    actor_records,
+    build_map,
+    comuni_of,
+    injection_map,
+    tie_rows,
+)
 
 from opportunity_map._assets import ExternalAssetError, find_external_assets, inline_assets
 from opportunity_map._time import active_mask
@@ -136,7 +145,7 @@ def test_osm_tiles_only_on_request(small_map) -> None:
 def test_payload_matches_the_data(small_map) -> None:
     data = build_map_data(small_map, "bergamo", as_of=AS_OF, baseline=BASELINE)
     actors = small_map.actors_at(AS_OF, territory="bergamo")
-    ids = [f["properties"]["id"] for f in data["actors"]["features"]]
+    ids = [f["id"] for f in actor_records(data)]
     assert sorted(ids) == sorted(actors["id"])
     rels = small_map.relations_at(AS_OF)
     inside = rels[rels["source"].isin(ids) & rels["target"].isin(ids)
@@ -146,48 +155,74 @@ def test_payload_matches_the_data(small_map) -> None:
     for a, b, level in zip(inside["source"], inside["target"], inside["level"], strict=True):
         pair = (min(a, b), max(a, b))
         strongest[pair] = max(strongest.get(pair, 0), int(level))
-    assert len(data["relations"]) == len(strongest) < len(inside)
+    assert len(tie_rows(data)) == len(strongest) < len(inside)
     drawn = {(min(ids[r[0]], ids[r[1]]), max(ids[r[0]], ids[r[1]])): r[3]
-             for r in data["relations"]}
+             for r in tie_rows(data)}
     assert drawn == strongest
     # new = not tied at the baseline (both organisations active then)
     base_ids = set(small_map.actors_at(BASELINE)["id"])
     rb = small_map.relations_at(BASELINE)
     rb = rb[rb["source"].isin(base_ids) & rb["target"].isin(base_ids)]
     base_pairs = {(min(a, b), max(a, b)) for a, b in zip(rb["source"], rb["target"], strict=True)}
-    assert sum(r[5] for r in data["relations"]) == len(set(strongest) - base_pairs) > 0
+    assert sum(r[5] for r in tie_rows(data)) == len(set(strongest) - base_pairs) > 0
     # degree = distinct partners, as in the networkx graph
     g = small_map.graph(AS_OF, territory="bergamo")
-    for feat in data["actors"]["features"]:
-        p = feat["properties"]
+    for feat in actor_records(data):
+        p = feat
         assert p.get("d", 0) == g.degree(p["id"])
     assert data["asOf"] == AS_OF and data["baseline"] == BASELINE
 
 
+def test_payload_is_column_arrays(small_map) -> None:
+    data = build_map_data(small_map, "bergamo", as_of=AS_OF, baseline=BASELINE)
+    assert data["version"] == 3
+    strings = data["strings"]
+    assert strings[0] == "" and len(set(strings)) == len(strings)  # each string once
+    for block in ("actors", "opportunities", "ties"):
+        lengths = {k: len(v) for k, v in data[block].items() if k != "multi"}
+        assert len(set(lengths.values())) == 1, (block, lengths)
+    actors = data["actors"]
+    assert all(isinstance(v, int) for v in actors["lon"] + actors["lat"])
+    for key in ("kind", "comune", "address", "phone", "notes", "website", "websiteHref",
+                "email", "emailHref"):
+        assert all(0 <= k < len(strings) for k in actors[key]), key
+    # repeated strings (comuni, kinds) travel once
+    comuni = [strings[k] for k in actors["comune"]]
+    assert len(set(actors["comune"])) == len(set(comuni)) < len(comuni)
+    ties = data["ties"]
+    assert max(ties["i"] + ties["j"]) < len(actors["id"])
+    assert set(ties["new"]) == {0, 1}
+    multi = ties["multi"]
+    assert len(multi["tie"]) == len(multi["kinds"]) == len(multi["relations"]) > 0
+    assert all(n > 1 for n in multi["relations"])
+
+
 def test_dates_select_rows(small_map) -> None:
     data = build_map_data(small_map, "bergamo", as_of="2025-06-01")
-    ids = {f["properties"]["id"] for f in data["actors"]["features"]}
+    ids = {f["id"] for f in actor_records(data)}
     actors = small_map.actors[small_map.actors["territory"] == "bergamo"]
     expected = set(actors.loc[active_mask(actors, "2025-06-01"), "id"])
     assert ids == expected
     assert ids != set(actors["id"])  # some start later, some ended
-    assert all(r[4] <= "2025-06-01" for r in data["relations"])
-    assert not any(r[5] for r in data["relations"])  # no baseline, nothing is "new"
+    assert all(r[4] <= "2025-06-01" for r in tie_rows(data))
+    assert not any(r[5] for r in tie_rows(data))  # no baseline, nothing is "new"
 
 
 def test_approximate_positions_are_flagged(small_map) -> None:
     data = build_map_data(small_map, "bergamo", as_of=AS_OF)
     actors = small_map.actors_at(AS_OF, territory="bergamo").set_index("id")
-    for feat in data["actors"]["features"]:
-        p = feat["properties"]
+    for feat in actor_records(data):
+        p = feat
         assert bool(p.get("x")) == (actors.at[p["id"], "geocoded"] == "comune")
-    assert any(f["properties"].get("x") for f in data["actors"]["features"])
+    assert any(f.get("x") for f in actor_records(data))
 
 
 def test_coordinates_are_rounded(small_map) -> None:
     data = build_map_data(small_map, "bergamo", as_of=AS_OF)
-    for feat in data["actors"]["features"][:50]:
-        for c in feat["geometry"]["coordinates"]:
+    scale = data["coordScale"]
+    assert scale == 100_000
+    for feat in actor_records(data)[:50]:
+        for c in (feat["lon"], feat["lat"]):
             assert round(c, 5) == c
     comune = data["boundaries"]["comuni"]["features"][0]["geometry"]["coordinates"]
     flat = np.asarray(comune[0][0] if isinstance(comune[0][0][0], list) else comune[0])
@@ -209,12 +244,12 @@ def test_groups_and_labels_are_italian(small_map) -> None:
 def test_opportunity_filter_counts(small_map) -> None:
     data = build_map_data(small_map, "bergamo", as_of=AS_OF)
     for k, t in enumerate(data["opportunityTypes"]):
-        offering = {i for i, f in enumerate(data["actors"]["features"])
-                    if any(o[0] == k for o in f["properties"].get("o", []))}
+        offering = {i for i, f in enumerate(actor_records(data))
+                    if any(o[0] == k for o in f.get("o", []))}
         assert t["count"] == len(offering)
     opps = small_map.opportunities
-    ids = {f["properties"]["id"] for f in data["actors"]["features"]}
-    n = sum(len(f["properties"].get("o", [])) for f in data["actors"]["features"])
+    ids = {f["id"] for f in actor_records(data)}
+    n = sum(len(f.get("o", [])) for f in actor_records(data))
     assert n == int(opps["actor_id"].isin(ids).sum())
 
 
@@ -245,7 +280,7 @@ def test_actor_without_position_is_counted_not_drawn(small_map) -> None:
     m = build_map(("bergamo",), n_actors=20, n_relations=30, seed=3)
     m.actors.loc[m.actors.index[0], "geometry"] = None
     data = build_map_data(m, "bergamo", as_of=AS_OF)
-    ids = {f["properties"]["id"] for f in data["actors"]["features"]}
+    ids = {f["id"] for f in actor_records(data)}
     assert m.actors["id"].iloc[0] not in ids
     assert any("senza posizione" in n for n in data["summary"]["notes"])
 
@@ -262,10 +297,10 @@ def test_injection_payloads_stay_data() -> None:
         assert raw not in body, raw
     # Jinja never saw the data: {{ }} and {% %} arrive intact
     data = payload_of(page)
-    names = {f["properties"]["n"] for f in data["actors"]["features"]}
+    names = {f["n"] for f in actor_records(data)}
     for i, payload in enumerate(PAYLOADS):
         assert f"{payload} ente {i}" in names
-    props = {f["properties"]["id"]: f["properties"] for f in data["actors"]["features"]}
+    props = {f["id"]: f for f in actor_records(data)}
     assert props[f"X-{PAYLOADS.index('javascript:alert(1)')}"].get("wh") is None
     assert all("wh" not in p or p["wh"].startswith("https://") for p in props.values())
     assert all("eh" not in p for p in props.values())
@@ -368,7 +403,7 @@ def test_territory_without_actors_or_ties() -> None:
     m = build_map(("bergamo", "lecco"), n_actors=10, n_relations=5, n_ambiti=0)
     m.actors = m.actors[m.actors["territory"] == "bergamo"]
     data = build_map_data(m, "lecco", as_of=AS_OF, baseline=BASELINE)
-    assert data["actors"]["features"] == [] and data["relations"] == []
+    assert actor_records(data) == [] and tie_rows(data) == []
     assert data["boundaries"]["ambiti"]["features"] == []
     page = render_index(m, as_of=AS_OF, baseline=BASELINE).get_root().render()
     assert find_external_assets(page) == []

@@ -93,7 +93,7 @@ def test_tie_counts_agree_on_every_page(built: tuple[om.BuildResult, Path]) -> N
         g = result.map.graph(AS_OF, territory=slug)
         graph_total += g.number_of_edges()
         # layer, summary, index and the networkx graph count the same ties
-        assert len(data["relations"]) == data["summary"]["total"]["ties"] == g.number_of_edges()
+        assert len(data["ties"]["i"]) == data["summary"]["total"]["ties"] == g.number_of_edges()
         assert int(cells[slug][1]) == g.number_of_edges()
         assert int(cells[slug][0]) == g.number_of_nodes()
         assert om.TIE_DEFINITION in data["summary"]["notes"]

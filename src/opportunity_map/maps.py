@@ -146,6 +146,10 @@ LEVEL_WEIGHTS: dict[int, float] = {1: 1.2, 2: 2.2, 3: 3.4, 4: 5.0}
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _COORD_DIGITS = 5
+# Actor positions travel as integers: degrees x 1e5 (about 1 m).
+_COORD_SCALE = 10**_COORD_DIGITS
+# Bits of an actor's ``flags``.
+_APPROX = 1
 # Tolerance (degrees, about 35 m) used to simplify boundaries: enough for outlines.
 _SIMPLIFY = 0.0003
 _MAX_ZOOM = 18
@@ -370,6 +374,33 @@ def _comuni_features(province_code: int) -> dict[str, Any]:
     return _feature_collection(feats)
 
 
+class _StringTable:
+    """Repeated strings of the payload, each stored once: ``add`` gives its index.
+
+    Index 0 is always the empty string (a missing value).
+    """
+
+    def __init__(self) -> None:
+        self.values: list[str] = [""]
+        self._index: dict[str, int] = {"": 0}
+
+    def add(self, value: str) -> int:
+        index = self._index.get(value)
+        if index is None:
+            index = self._index[value] = len(self.values)
+            self.values.append(value)
+        return index
+
+
+def _day_numbers(values: np.ndarray) -> list[int | None]:
+    """Dates as days since 1970-01-01 (``None`` for NaT)."""
+    days = np.asarray(values).astype("datetime64[ns]").astype("datetime64[D]")
+    nat = np.isnat(days)
+    numbers = days.astype(np.int64)
+    return [None if missing else int(d) for d, missing in zip(numbers.tolist(), nat.tolist(),
+                                                              strict=True)]
+
+
 def _vocabulary(known: Sequence[str], present: Iterable[object]
                 ) -> tuple[list[str], dict[str, int]]:
     """Codes in vocabulary order, then unknown codes found in the data (sorted)."""
@@ -570,14 +601,33 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     Returns
     -------
     dict
-        Plain JSON-serialisable data: ``title``, ``asOf``, ``baseline``,
-        ``target``, vocabularies (``groups``, ``actorKinds``, ``relationKinds``,
-        ``levels``, ``opportunityTypes``), ``actors`` (GeoJSON points, one per
-        organisation with a position, short property names), ``relations`` (one
-        row per *tie*: ``[i, j, kind, level, since, new]`` indexing ``actors``,
-        then, when useful, ``notes``, the list of all kinds and the number of
-        relations), ``boundaries`` (GeoJSON of province, ambiti, comuni),
-        ``summary``, ``credits`` and ``bounds``.
+        Plain JSON-serialisable data, ``"version": 3``: ``title``, ``territory``,
+        ``asOf``, ``baseline``, ``target``, vocabularies (``groups``,
+        ``actorKinds``, ``relationKinds``, ``levels``, ``opportunityTypes``, each
+        referred to by its position), ``boundaries`` (GeoJSON of province, ambiti,
+        comuni), ``summary``, ``credits``, ``bounds``, and the organisations and
+        ties as *column arrays* (one list per field, all of the same length):
+
+        * ``strings``: the string table; ``strings[0]`` is ``""`` (missing).
+          Fields marked *str* below hold indices into it.
+        * ``coordScale``: 100000; positions are integers, degrees x ``coordScale``.
+        * ``actors``: ``id`` and ``name`` (the strings themselves), ``lon``,
+          ``lat`` (integers), ``group`` (index in ``groups``), ``kind`` (*str*,
+          a key of ``actorKinds``), ``flags`` (bit 1: approximate position,
+          geocoded to the comune), ``degree`` (distinct partners drawn),
+          ``comune``, ``address``, ``phone``, ``notes``, ``website``, ``email``
+          (*str*) and ``websiteHref``, ``emailHref`` (*str*: the safe link, 0
+          when the text must not be a link). Only organisations with a position.
+        * ``opportunities``: ``actor`` (row of ``actors``), ``type`` (index in
+          ``opportunityTypes``), ``name``, ``capacity`` (0: not given),
+          ``target``, ``notes`` (*str*).
+        * ``ties`` (one per pair of organisations, both drawn): ``i``, ``j``
+          (rows of ``actors``), ``kind`` (index in ``relationKinds``: the tie's
+          kind in the network), ``level``, ``since`` (days since 1970-01-01 of
+          the earliest start, ``None`` when unknown), ``new`` (1 when the pair was
+          not tied at the baseline), ``notes`` (*str*), and ``multi``, only for
+          ties gathering several relations: ``tie`` (row of ``ties``), ``kinds``
+          (list of indices in ``relationKinds``) and ``relations`` (how many).
 
     Raises
     ------
@@ -629,17 +679,19 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         opps = opps[active_mask(opps, at)]
     types, type_index = _vocabulary(OPPORTUNITY_TYPES,
                                     opps["type"] if not opps.empty else [])
-    offered: dict[int, list[list[Any]]] = {}
+    strings = _StringTable()
+    opp_cols: dict[str, list[int]] = {"actor": [], "type": [], "name": [], "capacity": [],
+                                      "target": [], "notes": []}
     type_actors: dict[int, set[int]] = {}
     for row in opps.itertuples(index=False):
         i = index_of[_text(row.actor_id)]
         t = type_index[_text(row.type) or "altro"]
-        capacity = getattr(row, "capacity", None)
-        cap = None if _text(capacity) == "" else _text(capacity)
-        offered.setdefault(i, []).append([
-            t, _text(getattr(row, "name", "")), cap, _text(getattr(row, "target", "")),
-            _text(getattr(row, "notes", "")),
-        ])
+        opp_cols["actor"].append(i)
+        opp_cols["type"].append(t)
+        opp_cols["name"].append(strings.add(_text(getattr(row, "name", ""))))
+        opp_cols["capacity"].append(strings.add(_text(getattr(row, "capacity", None))))
+        opp_cols["target"].append(strings.add(_text(getattr(row, "target", ""))))
+        opp_cols["notes"].append(strings.add(_text(getattr(row, "notes", ""))))
         type_actors.setdefault(t, set()).add(i)
 
     # --- ties of the territory at the date (one per pair); drawn when both ends are shown
@@ -655,60 +707,60 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     i_end, j_end = local_of[net.u[ties]], local_of[net.v[ties]]
     drawn = (i_end >= 0) & (j_end >= 0)
     rel_kinds, _ = _vocabulary(RELATION_KINDS, index.kinds)
-    kind_code = {k: rel_kinds.index(k) for k in index.kinds}
-    kinds_of = dict(zip(ties.tolist(), net.ties(slug)["kinds"], strict=True))
-    notes_of = _tie_notes(m, net, ties[drawn])
-    rel_rows: list[list[Any]] = []
-    for pos in np.flatnonzero(drawn).tolist():
-        tie = int(ties[pos])
-        row_out: list[Any] = [int(i_end[pos]), int(j_end[pos]),
-                              kind_code[index.kinds[int(net.kind[tie])]],
-                              int(net.level[tie]), _iso(net.since[tie]), int(new[pos])]
-        n_rel = int(net.n_relations[tie])
-        note = notes_of.get(tie, "")
-        if note or n_rel > 1:
-            row_out.append(note)
-        if n_rel > 1:
-            row_out += [[kind_code[k] for k in kinds_of[tie]], n_rel]
-        rel_rows.append(row_out)
+    kind_code = np.array([rel_kinds.index(k) for k in index.kinds], dtype=np.int64)
+    drawn_ties = ties[drawn]
+    notes_of = _tie_notes(m, net, drawn_ties)
+    n_rel = np.asarray(net.n_relations[drawn_ties], dtype=np.int64)
+    since_days = _day_numbers(net.since[drawn_ties])
+    multi: dict[str, list[Any]] = {"tie": [], "kinds": [], "relations": []}
+    if (n_rel > 1).any():
+        kinds_of = dict(zip(ties.tolist(), net.ties(slug)["kinds"], strict=True))
+        for pos in np.flatnonzero(n_rel > 1).tolist():
+            tie = int(drawn_ties[pos])
+            multi["tie"].append(pos)
+            multi["kinds"].append([rel_kinds.index(k) for k in kinds_of[tie]])
+            multi["relations"].append(int(n_rel[pos]))
+    tie_cols: dict[str, Any] = {
+        "i": i_end[drawn].tolist(),
+        "j": j_end[drawn].tolist(),
+        "kind": kind_code[np.asarray(net.kind[drawn_ties], dtype=np.int64)].tolist(),
+        "level": np.asarray(net.level[drawn_ties], dtype=np.int64).tolist(),
+        "since": since_days,
+        "new": new[drawn].astype(np.int64).tolist(),
+        "notes": [strings.add(notes_of.get(int(t), "")) for t in drawn_ties.tolist()],
+        "multi": multi,
+    }
     degree = np.bincount(np.concatenate([i_end[drawn], j_end[drawn]]),
                          minlength=len(shown_ids))
 
-    # --- actor features
-    features = []
-    cols = set(shown.columns)
-    wanted = [c for c in ("name", "kind", "comune", "address", "phone", "notes", "website",
-                          "email", "geocoded") if c in cols]
-    records = pd.DataFrame(shown[wanted]).to_dict("records")
+    # --- actor columns
+    n_shown = len(shown_ids)
+
+    def column(name: str) -> list[str]:
+        if name not in shown.columns:
+            return [""] * n_shown
+        return [_text(v) for v in shown[name].tolist()]
+
+    websites, emails = column("website"), column("email")
     sx, sy = xs[has_xy], ys[has_xy]
-    for i, rec in enumerate(records):
-        props: dict[str, Any] = {"id": shown_ids[i], "n": _text(rec.get("name")),
-                                 "k": _text(rec.get("kind")),
-                                 "g": group_index[group_of[shown_ids[i]]]}
-        for key, col in (("c", "comune"), ("a", "address"), ("p", "phone"), ("t", "notes")):
-            if value := _text(rec.get(col)):
-                props[key] = value
-        website = _text(rec.get("website"))
-        if website:
-            props["w"] = website
-            if (href := safe_href(website)) is not None:
-                props["wh"] = href
-        email = _text(rec.get("email"))
-        if email:
-            props["e"] = email
-            if (mailto := safe_mailto(email)) is not None:
-                props["eh"] = mailto
-        if _text(rec.get("geocoded")).lower() == "comune":
-            props["x"] = 1
-        if i in offered:
-            props["o"] = offered[i]
-        if degree[i]:
-            props["d"] = int(degree[i])
-        features.append({
-            "type": "Feature", "properties": props,
-            "geometry": {"type": "Point", "coordinates": [
-                round(float(sx[i]), _COORD_DIGITS), round(float(sy[i]), _COORD_DIGITS)]},
-        })
+    actor_cols: dict[str, Any] = {
+        "id": shown_ids,
+        "name": column("name"),
+        "lon": np.rint(sx * _COORD_SCALE).astype(np.int64).tolist(),
+        "lat": np.rint(sy * _COORD_SCALE).astype(np.int64).tolist(),
+        "group": [group_index[group_of[a]] for a in shown_ids],
+        "kind": [strings.add(k) for k in column("kind")],
+        "flags": [_APPROX if g.lower() == "comune" else 0 for g in column("geocoded")],
+        "degree": degree.astype(np.int64).tolist(),
+        "comune": [strings.add(v) for v in column("comune")],
+        "address": [strings.add(v) for v in column("address")],
+        "phone": [strings.add(v) for v in column("phone")],
+        "notes": [strings.add(v) for v in column("notes")],
+        "website": [strings.add(v) for v in websites],
+        "websiteHref": [strings.add((safe_href(v) or "") if v else "") for v in websites],
+        "email": [strings.add(v) for v in emails],
+        "emailHref": [strings.add((safe_mailto(v) or "") if v else "") for v in emails],
+    }
 
     # --- boundaries
     province_geom = terr.geometry
@@ -750,7 +802,7 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
                        n_new=int(new.sum()), n_missing=n_missing)
 
     return {
-        "version": 2,
+        "version": 3,
         "title": title,
         "territory": {"slug": slug, "name": name},
         "asOf": at.date().isoformat(),
@@ -769,8 +821,11 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         "opportunityTypes": [{"code": t, "label": OPPORTUNITY_TYPE_LABELS.get(t, t),
                               "count": len(type_actors.get(i, ()))}
                              for i, t in enumerate(types)],
-        "actors": _feature_collection(features),
-        "relations": rel_rows,
+        "coordScale": _COORD_SCALE,
+        "strings": strings.values,
+        "actors": actor_cols,
+        "opportunities": opp_cols,
+        "ties": tie_cols,
         "boundaries": boundaries,
         "summary": summary,
         "credits": [geography.BOUNDARIES_CREDIT],
@@ -1010,8 +1065,8 @@ def render_map(m: OpportunityMap, territory: str, *, as_of: object = None,
     fmap, tile = _new_map(data["bounds"], title=data["title"], tiles=tiles)
     OpportunityLayer(data, kind="territory", tile_layer=tile).add_to(fmap)
     log.debug("map of %s built in %.2f s: %d actors, %d ties", territory,
-              time.perf_counter() - started, len(data["actors"]["features"]),
-              len(data["relations"]))
+              time.perf_counter() - started, len(data["actors"]["id"]),
+              len(data["ties"]["i"]))
     return fmap
 
 

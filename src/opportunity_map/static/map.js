@@ -27,6 +27,11 @@
     var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
     return m ? m[3] + "/" + m[2] + "/" + m[1] : "";
   }
+  /* Days since 1970-01-01 as dd/mm/yyyy. */
+  function dayDate(days) {
+    if (typeof days !== "number" || !isFinite(days)) { return ""; }
+    return itDate(new Date(days * 86400000).toISOString().slice(0, 10));
+  }
   function safeHref(url) {
     return typeof url === "string" && /^(https?:\/\/|mailto:)/i.test(url) ? url : null;
   }
@@ -101,6 +106,35 @@
         ctx.closePath();
       }
       this._fillStroke(ctx, layer);
+    },
+    /* A multi-line of straight segments, stroked one segment at a time: without a
+       GPU, Skia rasterises thousands of short convex strokes several times faster
+       than one path with thousands of sub-paths (same pixels). */
+    _updateOmSegments: function (layer) {
+      if (!this._drawing) { return; }
+      var parts = layer._parts, ctx = this._ctx, o = layer.options;
+      if (!parts.length || !o.stroke || o.weight === 0) { return; }
+      if (ctx.setLineDash) { ctx.setLineDash([]); }
+      ctx.globalAlpha = o.opacity;
+      ctx.lineWidth = o.weight;
+      ctx.strokeStyle = o.color;
+      ctx.lineCap = o.lineCap;
+      ctx.lineJoin = o.lineJoin;
+      for (var i = 0; i < parts.length; i++) {
+        var part = parts[i];
+        for (var k = 1; k < part.length; k++) {
+          ctx.beginPath();
+          ctx.moveTo(part[k - 1].x, part[k - 1].y);
+          ctx.lineTo(part[k].x, part[k].y);
+          ctx.stroke();
+        }
+      }
+    }
+  });
+  var SegmentLines = L.Polyline.extend({
+    _updatePath: function () {
+      if (this._renderer._updateOmSegments) { this._renderer._updateOmSegments(this); }
+      else { this._renderer._updatePoly(this); }
     }
   });
   var ShapeMarker = L.CircleMarker.extend({
@@ -151,6 +185,61 @@
     add(li, symbol);
     add(li, el("span", null, label));
     return li;
+  }
+
+  // ------------------------------------------------------------- the payload
+  /* The payload's column arrays (version 3) as one small object per organisation
+     (same short keys as the popups use) and one row per tie:
+     [i, j, kind, level, since (day number or null), new, notes, kinds, relations]. */
+  function decode(data) {
+    var S = data.strings || [""];
+    var A = data.actors || {}, O = data.opportunities || {}, T = data.ties || {};
+    var scale = data.coordScale || 100000;
+    function col(obj, name, n) { var c = obj[name]; return c && c.length === n ? c : null; }
+    function s(c, k) { var v = c ? S[c[k]] : undefined; return v === undefined ? "" : v; }
+    var ids = A.id || [], N = ids.length;
+    var name = col(A, "name", N), lon = col(A, "lon", N), lat = col(A, "lat", N);
+    var group = col(A, "group", N), kind = col(A, "kind", N), flags = col(A, "flags", N);
+    var degree = col(A, "degree", N), comune = col(A, "comune", N);
+    var address = col(A, "address", N), phone = col(A, "phone", N);
+    var notes = col(A, "notes", N), web = col(A, "website", N);
+    var webHref = col(A, "websiteHref", N), email = col(A, "email", N);
+    var emailHref = col(A, "emailHref", N);
+    var props = new Array(N), latlngs = new Array(N);
+    for (var i = 0; i < N; i++) {
+      props[i] = {
+        id: ids[i], n: name ? String(name[i]) : "", k: s(kind, i), g: group ? group[i] : 0,
+        c: s(comune, i), a: s(address, i), p: s(phone, i), t: s(notes, i),
+        w: s(web, i), wh: s(webHref, i), e: s(email, i), eh: s(emailHref, i),
+        x: flags ? flags[i] & 1 : 0, d: degree ? degree[i] : 0, o: null
+      };
+      latlngs[i] = L.latLng(lat[i] / scale, lon[i] / scale);
+    }
+    var oa = O.actor || [], M = oa.length;
+    var ot = col(O, "type", M), on = col(O, "name", M), oc = col(O, "capacity", M);
+    var og = col(O, "target", M), onotes = col(O, "notes", M);
+    for (var o = 0; o < M; o++) {
+      var pr = props[oa[o]];
+      if (!pr) { continue; }
+      (pr.o || (pr.o = [])).push([ot ? ot[o] : -1, s(on, o), oc && oc[o] ? S[oc[o]] : null,
+                                  s(og, o), s(onotes, o)]);
+    }
+    var ti = T.i || [], R = ti.length;
+    var tj = col(T, "j", R), tk = col(T, "kind", R), tl = col(T, "level", R);
+    var tsince = col(T, "since", R), tnew = col(T, "new", R), tnotes = col(T, "notes", R);
+    var rels = new Array(R);
+    for (var r = 0; r < R; r++) {
+      rels[r] = [ti[r], tj[r], tk ? tk[r] : -1, tl ? tl[r] : 0,
+                 tsince ? tsince[r] : null, tnew ? tnew[r] : 0, s(tnotes, r)];
+    }
+    var multi = T.multi || {}, mt = multi.tie || [];
+    for (var q = 0; q < mt.length; q++) {
+      var row = rels[mt[q]];
+      if (!row) { continue; }
+      row[7] = (multi.kinds || [])[q] || [row[2]];
+      row[8] = (multi.relations || [])[q] || 1;
+    }
+    return { props: props, latlngs: latlngs, rels: rels };
   }
 
   // ---------------------------------------------------------------- the map
@@ -237,9 +326,9 @@
     var levels = {};
     (data.levels || []).forEach(function (lv) { levels[lv.value] = lv; });
     var oppTypes = data.opportunityTypes || [];
-    var feats = (data.actors && data.actors.features) || [];
-    var rels = data.relations || [];
-    var N = feats.length, R = rels.length;
+    var cols = decode(data);
+    var props = cols.props, rels = cols.rels;
+    var N = props.length, R = rels.length;
     var baselineText = itDate(data.baseline);
 
     // the view first, so that every layer is projected once
@@ -254,13 +343,10 @@
     mark("boundaries");
     // ---- actors
     var rMarkers = L.canvas({ pane: pane(map, "omMarkers", 420) });
-    var props = new Array(N), latlngs = new Array(N), markers = new Array(N);
+    var latlngs = cols.latlngs, markers = new Array(N);
     var visible = new Array(N), offers = new Array(N), adjacency = new Array(N);
     for (var i = 0; i < N; i++) {
-      var f = feats[i], p = f.properties || {};
-      var c = f.geometry && f.geometry.coordinates;
-      props[i] = p;
-      latlngs[i] = L.latLng(c[1], c[0]);
+      var p = props[i];
       var group = groups[p.g] || { shape: "circle", color: "#777777" };
       var mk = new ShapeMarker(latlngs[i],
         L.extend({ renderer: rMarkers }, markerStyle(group, !!p.x)));
@@ -336,7 +422,7 @@
         var parts = key.split("|");
         var kind = relKinds[+parts[0]] || { color: "#777777" };
         var level = levels[+parts[1]] || { weight: 1.5 };
-        var line = L.polyline(buckets[key], {
+        var line = new SegmentLines(buckets[key], {
           renderer: rLines, interactive: false, color: safeColor(kind.color),
           weight: level.weight * factor, opacity: 1, lineCap: "butt"
         });
@@ -344,7 +430,7 @@
         line.addTo(relLayer);
       });
       if (fresh.length) {
-        var halo = L.polyline(fresh, {
+        var halo = new SegmentLines(fresh, {
           renderer: rLines, interactive: false, color: "#ffc400", weight: HALO * factor,
           opacity: 1, lineCap: "butt"
         });
@@ -467,7 +553,7 @@
           });
           var bits = kindLabels.join(", ") + "; livello " + rel[3] +
             (lv.label ? " (" + lv.label + ")" : "");
-          if (rel[4]) { bits += ", dal " + itDate(rel[4]); }
+          if (rel[4] !== null && rel[4] !== undefined) { bits += ", dal " + dayDate(rel[4]); }
           if (rel[8] > 1) { bits += " · " + rel[8] + " relazioni"; }
           add(li, el("div", "om-sub", bits));
           if (rel[5]) { add(li, el("span", "om-new", "nuovo dal " + baselineText)); }
