@@ -434,13 +434,13 @@ def test_ctrl_c_during_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 
 def test_ctrl_c_while_writing_the_template(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    from openpyxl import Workbook
+    from opportunity_map import _xlsx
 
-    def save(self: Workbook, filename: str) -> None:
-        Path(filename).write_bytes(b"PK\x03\x04 a half-written workbook")
+    def interrupt(part: Any, *args: object, **kwargs: object) -> None:
+        part.write(b"<worksheet>half a sheet")  # half a sheet reaches the disk
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Workbook, "save", save)
+    monkeypatch.setattr(_xlsx, "_write_sheet", interrupt)
     status, out, err = _run(capsys, "template", tmp_path / "modello")
     assert (status, out, err) == (130, "", "Interrotto.\n")
     assert [p.name for p in (tmp_path / "modello").iterdir() if ".tmp" in p.name] == []

@@ -334,12 +334,10 @@ def test_write_to_a_binary_file_and_bytes_are_identical_content() -> None:
 
 def test_interrupted_save_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         recwarn: pytest.WarningsRecorder) -> None:
-    from openpyxl import Workbook
-
-    def save(self: Workbook, filename: object) -> None:
+    def interrupt(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Workbook, "save", save)
+    monkeypatch.setattr(_xlsx, "_write_sheet", interrupt)  # half-way through the archive
     with pytest.raises(KeyboardInterrupt):
         write_workbook(tmp_path / "m.xlsx", [Sheet("s", pd.DataFrame({"x": [1, 2]}))])
     assert list(tmp_path.iterdir()) == []
@@ -545,3 +543,32 @@ def test_property_problem_or_exact_round_trip_without_formulas(tmp_path: Path,
         want = [_expected(v) for v in columns[header]]
         assert got == want, header
     path.unlink()
+
+
+def test_columns_written_at_once_read_back_as_value_by_value(tmp_path: Path) -> None:
+    """The column-wise writer (text, float, int, bool, datetime columns) against the
+    values :func:`cell_value` gives one by one."""
+    frame = pd.DataFrame({
+        "testo": pd.array(["a&b<c>", None, "", "x\r\ny", "=1+1", " "], dtype="str"),
+        "oggetti": ["a&b", None, "", "\r", "@x", "é😀"],
+        "float": [1.5, np.nan, 3.0, float("inf"), 1e308 * 10, 0.1 + 0.2],
+        "int": np.array([1, -2, 10**15, 0, 7, 2**62], dtype=np.int64),
+        "bool": [True, False, True, False, True, False],
+        "date": pd.to_datetime(["2026-06-30", None, "2027-01-01 08:30:15.5", "1900-03-01",
+                                "2262-01-01", "1999-12-31 23:59:59"], format="ISO8601"),
+        "zona": pd.to_datetime(["2026-06-30 10:00"] * 6).tz_localize("Europe/Rome"),
+        "secondi": np.array(["1850-05-01", "2026-01-01", "NaT", "9999-12-31", "2000-01-01",
+                             "2000-01-02"], dtype="datetime64[s]"),
+    })
+    path = tmp_path / "c.xlsx"
+    write_workbook(path, [Sheet("s", frame)])
+    assert_no_formulas(path)
+    assert_strings_are_text(path)
+    cells = _cells(path, "s")
+    for j, column in enumerate(frame.columns):
+        letter = "ABCDEFGH"[j]
+        for i, value in enumerate(frame[column]):
+            want = cell_value(value)
+            if isinstance(want, dt.date) and not isinstance(want, dt.datetime):
+                want = dt.datetime.combine(want, dt.time())
+            assert cells[f"{letter}{i + 2}"].value == want, (column, i)

@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from . import _gpkg
 from . import geography as geo
 from ._atomic import atomic_path
 from ._errors import DataError, Problem
@@ -565,8 +566,21 @@ def _for_output(m: OpportunityMap) -> dict[str, pd.DataFrame]:
     actors = pd.DataFrame(m.actors.drop(columns=["geometry", "group", "comune_code", "ambito"],
                                         errors="ignore"))
     tables = {"actors": actors, "opportunities": m.opportunities, "relations": m.relations}
-    return {name: frame.map(_text) if len(frame) else frame.astype(str)
+    return {name: frame.apply(_text_column) if len(frame) else frame.astype(str)
             for name, frame in tables.items()}
+
+
+def _text_column(column: pd.Series) -> pd.Series:
+    """:func:`_text` of every cell of a column, vectorised by dtype (the same text)."""
+    present = column.notna()
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.dt.strftime("%Y-%m-%d").where(present, "").astype(object)
+    if pd.api.types.is_float_dtype(column) or pd.api.types.is_integer_dtype(column):
+        # str() of a float is its shortest round-trip repr, as _text writes it
+        return column.astype(object).astype(str).where(present, "").astype(object)
+    if pd.api.types.infer_dtype(column, skipna=False) == "string":
+        return column
+    return column.map(_text)
 
 
 #: Canonical columns written to workbooks as typed cells (numbers and dates).
@@ -674,29 +688,20 @@ def save(m: OpportunityMap, path: PathLike, *, driver: str | None = None) -> Pat
 
 
 def _save_geopackage(m: OpportunityMap, tables: dict[str, pd.DataFrame], path: Path) -> None:
-    import pyogrio
-    from shapely.geometry import LineString
-
     actors = gpd.GeoDataFrame(tables["actors"], geometry=m.actors.geometry.values,
                               crs="EPSG:4326")
     for name in ("group", "comune_code", "ambito"):
-        actors[name] = m.actors[name].map(_text).to_numpy()
-    position = {a: (x, y) for a, x, y in zip(m.actors["id"], m.actors.geometry.x,
-                                               m.actors.geometry.y, strict=True)}
-    lines = [LineString([position[s], position[t]]) if s in position and t in position else None
-             for s, t in zip(m.relations["source"], m.relations["target"], strict=True)]
+        actors[name] = _text_column(m.actors[name]).to_numpy()
+    lines = _gpkg.segments(m.actors["id"], m.actors.geometry.x.to_numpy(),
+                           m.actors.geometry.y.to_numpy(), m.relations["source"],
+                           m.relations["target"])
     relations = gpd.GeoDataFrame(tables["relations"], geometry=lines, crs="EPSG:4326")
     territories = gpd.GeoDataFrame(_territories_table(m).astype({"province_code": str}),
                                    geometry=m.territories.geometry.values, crs="EPSG:4326")
-    with atomic_path(path) as tmp:
-        tmp.unlink()
-        pyogrio.write_dataframe(actors, tmp, layer="actors", driver="GPKG")
-        pyogrio.write_dataframe(tables["opportunities"], tmp, layer="opportunities",
-                                driver="GPKG", append=True)
-        pyogrio.write_dataframe(relations, tmp, layer="relations", driver="GPKG", append=True)
-        pyogrio.write_dataframe(territories, tmp, layer="territories", driver="GPKG",
-                                append=True)
-        if len(m.ambiti):
-            ambiti = gpd.GeoDataFrame(_ambiti_table(m), geometry=m.ambiti.geometry.values,
-                                      crs="EPSG:4326")
-            pyogrio.write_dataframe(ambiti, tmp, layer="ambiti", driver="GPKG", append=True)
+    layers: dict[str, pd.DataFrame] = {
+        "actors": actors, "opportunities": tables["opportunities"], "relations": relations,
+        "territories": territories}
+    if len(m.ambiti):
+        layers["ambiti"] = gpd.GeoDataFrame(_ambiti_table(m), geometry=m.ambiti.geometry.values,
+                                            crs="EPSG:4326")
+    _gpkg.write_geopackage(layers, path)
