@@ -253,10 +253,15 @@ def actor_records(data: dict) -> list[dict]:
                "g": cols["group"][i], "lon": cols["lon"][i] / scale,
                "lat": cols["lat"][i] / scale}
         for key, col in (("c", "comune"), ("a", "address"), ("p", "phone"), ("t", "notes"),
-                         ("w", "website"), ("wh", "websiteHref"), ("e", "email"),
-                         ("eh", "emailHref")):
+                         ("w", "website"), ("e", "email")):
             if value := strings[cols[col][i]]:
                 rec[key] = value
+        other = {kind: {int(k): v for k, v in rows.items()}  # JSON keys are strings
+                 for kind, rows in cols["linkOther"].items()}
+        if cols["links"][i] & 1:
+            rec["wh"] = strings[other["w"][i]] if i in other["w"] else rec["w"]
+        if cols["links"][i] & 2:
+            rec["eh"] = strings[other["e"][i]] if i in other["e"] else f"mailto:{rec['e']}"
         if cols["flags"][i] & 1:
             rec["x"] = 1
         if cols["degree"][i]:

@@ -179,12 +179,12 @@ def test_payload_is_column_arrays(small_map) -> None:
     strings = data["strings"]
     assert strings[0] == "" and len(set(strings)) == len(strings)  # each string once
     for block in ("actors", "opportunities", "ties"):
-        lengths = {k: len(v) for k, v in data[block].items() if k != "multi"}
+        lengths = {k: len(v) for k, v in data[block].items()
+                   if k not in ("multi", "linkOther")}
         assert len(set(lengths.values())) == 1, (block, lengths)
     actors = data["actors"]
     assert all(isinstance(v, int) for v in actors["lon"] + actors["lat"])
-    for key in ("kind", "comune", "address", "phone", "notes", "website", "websiteHref",
-                "email", "emailHref"):
+    for key in ("kind", "comune", "address", "phone", "notes", "website", "email"):
         assert all(0 <= k < len(strings) for k in actors[key]), key
     # repeated strings (comuni, kinds) travel once
     comuni = [strings[k] for k in actors["comune"]]

@@ -616,8 +616,10 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
           a key of ``actorKinds``), ``flags`` (bit 1: approximate position,
           geocoded to the comune), ``degree`` (distinct partners drawn),
           ``comune``, ``address``, ``phone``, ``notes``, ``website``, ``email``
-          (*str*) and ``websiteHref``, ``emailHref`` (*str*: the safe link, 0
-          when the text must not be a link). Only organisations with a position.
+          (*str*); ``links`` (bit 1: the website is a safe link, bit 2: the
+          e-mail is), with ``linkOther`` = ``{"w": {row: str}, "e": {row: str}}``
+          for the few links that are not the text itself (website) or
+          ``"mailto:"`` + the text (e-mail). Only organisations with a position.
         * ``opportunities``: ``actor`` (row of ``actors``), ``type`` (index in
           ``opportunityTypes``), ``name``, ``capacity`` (0: not given),
           ``target``, ``notes`` (*str*).
@@ -757,9 +759,8 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         "phone": [strings.add(v) for v in column("phone")],
         "notes": [strings.add(v) for v in column("notes")],
         "website": [strings.add(v) for v in websites],
-        "websiteHref": [strings.add((safe_href(v) or "") if v else "") for v in websites],
         "email": [strings.add(v) for v in emails],
-        "emailHref": [strings.add((safe_mailto(v) or "") if v else "") for v in emails],
+        **_link_columns(websites, emails, strings),
     }
 
     # --- boundaries
@@ -831,6 +832,28 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         "credits": [geography.BOUNDARIES_CREDIT],
         "bounds": [[round(miny, 4), round(minx, 4)], [round(maxy, 4), round(maxx, 4)]],
     }
+
+
+def _link_columns(websites: Sequence[str], emails: Sequence[str],
+                  strings: Any) -> dict[str, Any]:
+    """Which websites and e-mails are safe links, as flags (the link is usually the text).
+
+    Links are checked here (:func:`~opportunity_map._html.safe_href`,
+    :func:`~opportunity_map._html.safe_mailto`); the page never makes a link of a
+    text Python did not approve.
+    """
+    flags = [0] * len(websites)
+    other: dict[str, dict[int, int]] = {"w": {}, "e": {}}
+    for i, (web, email) in enumerate(zip(websites, emails, strict=True)):
+        if web and (href := safe_href(web)) is not None:
+            flags[i] |= 1
+            if href != web:
+                other["w"][i] = strings.add(href)
+        if email and (mailto := safe_mailto(email)) is not None:
+            flags[i] |= 2
+            if mailto != f"mailto:{email}":
+                other["e"][i] = strings.add(mailto)
+    return {"links": flags, "linkOther": other}
 
 
 def _tie_notes(m: OpportunityMap, net: Network, ties: np.ndarray) -> dict[int, str]:

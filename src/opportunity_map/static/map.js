@@ -203,14 +203,23 @@
     var degree = col(A, "degree", N), comune = col(A, "comune", N);
     var address = col(A, "address", N), phone = col(A, "phone", N);
     var notes = col(A, "notes", N), web = col(A, "website", N);
-    var webHref = col(A, "websiteHref", N), email = col(A, "email", N);
-    var emailHref = col(A, "emailHref", N);
+    var email = col(A, "email", N), links = col(A, "links", N);
+    var linkOther = A.linkOther || {}, otherWeb = linkOther.w || {}, otherMail = linkOther.e || {};
+    // links were checked in Python: a flag says the text (or "mailto:" + it) is the link
+    function webHref(k) {
+      if (!links || !(links[k] & 1)) { return ""; }
+      return otherWeb[k] !== undefined ? (S[otherWeb[k]] || "") : s(web, k);
+    }
+    function emailHref(k) {
+      if (!links || !(links[k] & 2)) { return ""; }
+      return otherMail[k] !== undefined ? (S[otherMail[k]] || "") : "mailto:" + s(email, k);
+    }
     var props = new Array(N), latlngs = new Array(N);
     for (var i = 0; i < N; i++) {
       props[i] = {
         id: ids[i], n: name ? String(name[i]) : "", k: s(kind, i), g: group ? group[i] : 0,
         c: s(comune, i), a: s(address, i), p: s(phone, i), t: s(notes, i),
-        w: s(web, i), wh: s(webHref, i), e: s(email, i), eh: s(emailHref, i),
+        w: s(web, i), wh: webHref(i), e: s(email, i), eh: emailHref(i),
         x: flags ? flags[i] & 1 : 0, d: degree ? degree[i] : 0, o: null
       };
       latlngs[i] = L.latLng(lat[i] / scale, lon[i] / scale);
