@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["active_array", "active_mask", "parse_date", "to_timestamp"]
+__all__ = ["active_array", "active_mask", "date_parts", "parse_date", "to_timestamp"]
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]00:00(?::00)?)?$")
 _ITALIAN = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
@@ -42,18 +42,35 @@ def parse_date(value: object) -> pd.Timestamp | None:
     text = str(value).strip()
     if not text:
         return None
-    if m := _ISO.match(text):
-        year, month, day = (int(g) for g in m.groups())
-    elif m := _ITALIAN.match(text):
-        day, month, year = (int(g) for g in m.groups())
-    else:
+    parts = date_parts(text)
+    if parts is None:
         msg = f"data non valida: {text!r} (formati accettati: gg/mm/aaaa o aaaa-mm-gg)"
         raise ValueError(msg)
+    year, month, day = parts
     try:
         return pd.Timestamp(year=year, month=month, day=day)
     except ValueError:
         msg = f"data inesistente: {text!r}"
         raise ValueError(msg) from None
+
+
+def date_parts(text: str) -> tuple[int, int, int] | None:
+    """``(year, month, day)`` of a date written ``aaaa-mm-gg`` or ``gg/mm/aaaa``, else None.
+
+    The numbers are not checked (``31/02/2026`` gives ``(2026, 2, 31)``).
+
+    Examples
+    --------
+    >>> date_parts("03/04/2026"), date_parts("2026-4-3"), date_parts("aprile")
+    ((2026, 4, 3), (2026, 4, 3), None)
+    """
+    if m := _ISO.match(text):
+        year, month, day = (int(g) for g in m.groups())
+    elif m := _ITALIAN.match(text):
+        day, month, year = (int(g) for g in m.groups())
+    else:
+        return None
+    return year, month, day
 
 
 def to_timestamp(value: object, *, name: str = "date") -> pd.Timestamp:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ._errors import Problem, Severity
 from ._read import RawTable
-from ._time import _ISO, _ITALIAN, parse_date
+from ._time import date_parts, parse_date
 from .schema import LEVEL_LABELS, Column, Table, normalize_header
 
 __all__ = [
@@ -535,12 +535,10 @@ class _EndlessDateError(ValueError):
 
 def _parse_date_in_range(text: str) -> pd.Timestamp | None:
     """:func:`~opportunity_map._time.parse_date`, with the years checked before any overflow."""
-    if m := _ISO.match(text):
-        year, month, day = (int(g) for g in m.groups())
-    elif m := _ITALIAN.match(text):
-        day, month, year = (int(g) for g in m.groups())
-    else:
+    parts = date_parts(text)
+    if parts is None:
         return parse_date(text)
+    year, month, day = parts
     try:
         dt.date(year, month, day)
     except ValueError:
