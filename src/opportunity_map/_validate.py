@@ -472,9 +472,9 @@ def _convert_level(values: pd.Series, col: _Collector, header: str) -> pd.Series
     return out.astype("Int64")
 
 
-def _convert_unique(values: pd.Series, parse: Callable[[str], object], col: _Collector,
-                    header: str) -> pd.Series:
-    """Parse each distinct value once; report the cells that fail."""
+def _parse_distinct(values: pd.Series, parse: Callable[[str], object]
+                    ) -> tuple[dict[str, object], dict[str, str]]:
+    """Parse each distinct non-empty value once: the parsed values and the errors."""
     parsed: dict[str, object] = {}
     errors: dict[str, str] = {}
     for v in pd.unique(values):
@@ -484,6 +484,13 @@ def _convert_unique(values: pd.Series, parse: Callable[[str], object], col: _Col
             parsed[v] = parse(v)
         except ValueError as exc:
             errors[v] = str(exc)
+    return parsed, errors
+
+
+def _convert_unique(values: pd.Series, parse: Callable[[str], object], col: _Collector,
+                    header: str) -> pd.Series:
+    """Parse each distinct value once; report the cells that fail."""
+    parsed, errors = _parse_distinct(values, parse)
     if errors:
         bad = values.isin(list(errors))
         idx = np.flatnonzero(bad.to_numpy())
@@ -556,20 +563,20 @@ def _parse_date_in_range(text: str) -> pd.Timestamp | None:
 def _convert_date(values: pd.Series, col: _Collector, header: str, *,
                   until: bool) -> pd.Series:
     """Dates; in ``until`` a date from 2200 on (``31/12/9999``) is "no end", with a warning."""
-    parsed: dict[str, object] = {}
-    errors: dict[str, str] = {}
-    for v in pd.unique(values):
-        if v == "":
-            continue
+    endless: list[str] = []
+
+    def parse(text: str) -> pd.Timestamp | None:
         try:
-            parsed[v] = _parse_date_in_range(v)
+            return _parse_date_in_range(text)
         except _EndlessDateError:
-            parsed[v] = None
-            errors[v] = (f"{v} indica 'senza fine': trattato come data di fine vuota" if until
-                         else f"data fuori intervallo: {_shown(v)} (ammesse le date dal "
-                         f"{FIRST_YEAR} al {ENDLESS_YEAR - 1})")
-        except ValueError as exc:
-            errors[v] = str(exc)
+            endless.append(text)
+            return None
+
+    parsed, errors = _parse_distinct(values, parse)
+    for v in endless:
+        errors[v] = (f"{v} indica 'senza fine': trattato come data di fine vuota" if until
+                     else f"data fuori intervallo: {_shown(v)} (ammesse le date dal "
+                     f"{FIRST_YEAR} al {ENDLESS_YEAR - 1})")
     severities: tuple[Severity, ...] = ("error", "warning")
     for severity in severities:
         chosen = {v: m for v, m in errors.items()

@@ -308,16 +308,6 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
-def _iso(value: object) -> str:
-    if value is None or value is pd.NaT:
-        return ""
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        return ""
-    return "" if pd.isna(ts) else ts.date().isoformat()
-
-
 def _check_territory(m: OpportunityMap, territory: str) -> str:
     """The slug of a territory of the map (slug or name) that can also name a file."""
     if territory is None:
@@ -413,17 +403,6 @@ def _vocabulary(known: Sequence[str], present: Iterable[object]
 def _actor_groups(actors: pd.DataFrame) -> pd.Series:
     """Groups for display: an actor of unknown group is drawn with the services ("altro")."""
     return actor_groups(actors).fillna(KIND_TO_GROUP["altro"])
-
-
-def _ties_by_group(pairs: pd.DataFrame, group_of: Mapping[str, str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    if pairs.empty:
-        return counts
-    ga = pairs["source"].map(group_of)
-    gb = pairs["target"].map(group_of)
-    for g in set(ga) | set(gb):
-        counts[g] = int(((ga == g) | (gb == g)).sum())
-    return counts
 
 
 # --------------------------------------------------------------------------- figures

@@ -443,11 +443,6 @@ class Network:
                           (tuple(part) for part in np.split(names, starts[1:])), strict=True))
         return [by_tie[t] for t in ties.tolist()]
 
-    def tied_pairs(self) -> set[tuple[str, str]]:
-        """The tied pairs as ``(id, id)`` tuples in position order (for comparing two dates)."""
-        ids = self.index.ids
-        return set(zip(ids[self.u].tolist(), ids[self.v].tolist(), strict=True))
-
     def to_graph(self, actors: pd.DataFrame, *, territory: str | None = None) -> nx.Graph:
         """The network as a networkx graph with the actors' attributes.
 
