@@ -235,7 +235,8 @@ def test_template_with_territories_file(tmp_path: Path,
     status, _, err = _run(capsys, "template", tmp_path / "modello", "--territories", territories)
     assert status == 0, err
     wb = load_workbook(tmp_path / "modello" / "mappa_opportunita.xlsx")
-    assert [c.value for c in wb["elenchi"]["I"][1:3]] == ["bergamo", "como"]
+    assert [c.value for c in wb["elenchi"]["I"][1:3]] == ["Bergamo", "Como"]
+    assert [c.value for c in wb["elenchi"]["J"][1:3]] == ["bergamo", "como"]
 
 
 @pytest.mark.parametrize("name", ["copia", "copia.xlsx", "copia.gpkg"])

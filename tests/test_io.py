@@ -299,17 +299,23 @@ def test_template_round_trip(tmp_path: Path) -> None:
     assert formulas["C"].startswith("elenchi!")  # tipo
     lists = wb["elenchi"]
     values = [c.value for c in lists["A"]][1:]
-    assert "cooperativa_b" in values
+    assert "Cooperativa sociale di tipo B" in values  # the drop-down shows Italian labels
+    assert [c.value for c in lists["B"]][1:][values.index("Cooperativa sociale di tipo B")] \
+        == "cooperativa_b"
     territories = [c.value for c in lists["I"]][1:]
-    assert territories[0] == "bergamo" and len([t for t in territories if t]) == 11
-    # fill it in as an antenna would, then load the workbook directly
-    ws.append(["CR-1", "Cooperativa Esempio", "cooperativa_b", "Cremona", None, None, None,
-               "cremona"])
+    assert territories[0] == "Bergamo" and len([t for t in territories if t]) == 11
+    # fill it in as an antenna would (labels from the lists, or codes), then load it
+    ws.append(["CR-1", "Cooperativa Esempio", "Cooperativa sociale di tipo B", "Cremona", None,
+               None, None, "Cremona"])
     ws.append(["CR-2", "Comune Esempio", "servizio_sociale", "Crema", None, None, None,
                "cremona"])
-    wb["relazioni"].append(["CR-1", "CR-2", "invio", "2 - cooperazione", "01/07/2026"])
+    wb["relazioni"].append(["CR-1", "CR-2", "Invio (segnalazione)", "2 – cooperazione",
+                            "01/07/2026"])
     wb.save(path)
     m = om.load(path, territories=TERRITORIES)
     assert len(m.actors) == 2
+    assert m.actors["kind"].tolist() == ["cooperativa_b", "servizio_sociale"]
+    assert m.actors["territory"].tolist() == ["cremona", "cremona"]
+    assert m.relations["kind"].tolist() == ["invio"]
     assert m.relations["level"].tolist() == [2]
     assert m.relations["since"].tolist() == [pd.Timestamp("2026-07-01")]

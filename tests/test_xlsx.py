@@ -365,23 +365,28 @@ def test_template_keeps_a_formula_like_territory_as_text(tmp_path: Path) -> None
     assert book.sheetnames == ["istruzioni", "attori", "opportunita", "relazioni", "elenchi"]
     assert book.active.title == "attori"
     lists = book["elenchi"]
-    assert [c.value for c in lists["I"][:3]] == ["territorio", "bergamo", "como"]
-    assert [c.value for c in lists["J"][:3]] == ["significato", HYPERLINK, "=1+1"]
-    assert lists["J2"].data_type == "s"
-    # drop-downs, frozen header, styled header, instructions kept
+    assert [c.value for c in lists["I"][:3]] == ["territorio", HYPERLINK, "=1+1"]
+    assert [c.value for c in lists["J"][:3]] == ["codice", "bergamo", "como"]
+    assert lists["I2"].data_type == "s"
+    assert lists.protection.sheet  # the lists the drop-downs read cannot be overwritten
+    # drop-downs, date checks, frozen header, styled header, instructions kept
     attori = book["attori"]
-    formulas = {str(dv.sqref): dv.formula1 for dv in attori.data_validations.dataValidation}
-    assert formulas == {"C2:C2000": "elenchi!$A$2:$A$" + str(1 + len(_kinds())),
-                        "H2:H2000": "elenchi!$I$2:$I$3"}
+    formulas = {str(dv.sqref): dv.formula1 for dv in attori.data_validations.dataValidation
+                if dv.type == "list"}
+    assert formulas == {"C2:C2001": "elenchi!$A$2:$A$" + str(1 + len(_kinds())),
+                        "H2:H2001": "elenchi!$I$2:$I$3"}
+    dates = {str(dv.sqref) for dv in attori.data_validations.dataValidation if dv.type == "date"}
+    assert dates == {"I2:I2001", "J2:J2001", "O2:O2001"}  # dal, al, verificato_il
     assert attori.freeze_panes == "A2" and attori["A1"].font.b
     assert attori["A1"].fill.fgColor.rgb.endswith("DDEBF7")
     assert "geocodifica" not in [c.value for c in attori[1]]
     relazioni = book["relazioni"]
-    assert {str(dv.sqref) for dv in relazioni.data_validations.dataValidation} == {
-        "C2:C2000", "D2:D2000"}
+    assert {str(dv.sqref) for dv in relazioni.data_validations.dataValidation
+            if dv.type == "list"} == {"A2:A2001", "B2:B2001", "C2:C2001", "D2:D2001"}
     help_sheet = book["istruzioni"]
     assert help_sheet["A1"].font.sz == 14 and help_sheet["A1"].font.b
-    assert help_sheet["A5"].value == "foglio" and help_sheet["D6"].alignment.wrap_text
+    header_row = next(c.row for c in help_sheet["A"] if c.value == "foglio")
+    assert help_sheet[f"D{header_row + 1}"].alignment.wrap_text
     assert help_sheet.column_dimensions["D"].width == 100
 
 
@@ -399,7 +404,7 @@ def test_template_refuses_a_territory_name_excel_cannot_hold(tmp_path: Path) -> 
         write_template(tmp_path / "modello", territories=tmp_path / "territories.csv")
     [problem] = info.value.problems
     assert problem.file == f"{TEMPLATE_NAME}[elenchi]"
-    assert (problem.row, problem.column) == (2, "significato")
+    assert (problem.row, problem.column) == (2, "territorio")  # the name is the label
     assert "U+000B" in problem.message
     assert not (tmp_path / "modello" / TEMPLATE_NAME).exists()
 

@@ -29,6 +29,7 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:  # the heavy modules load on first use (the CLI's --help stays instant)
+    from .changes import find_changes, find_unverified
     from .evaluation import Evaluation, check_target, evaluate
     from .geography import project_territories
     from .io import example_map, load, save, validate
@@ -54,6 +55,7 @@ _LAZY: dict[str, str] = {
     "REGION": "network", "Network": "network", "NetworkIndex": "network",
     "index_network": "network",
     "BuildResult": "pipeline", "build": "pipeline",
+    "find_changes": "changes", "find_unverified": "changes",
     "write_evaluation": "report",
     "TIE_DEFINITION": "schema",
     "write_template": "template",
@@ -98,6 +100,8 @@ __all__ = [
     "evaluate",
     "example_map",
     "export",
+    "find_changes",
+    "find_unverified",
     "index_network",
     "load",
     "network_stats",

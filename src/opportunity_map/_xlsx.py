@@ -80,6 +80,7 @@ __all__ = [
     "MAX_COLUMNS",
     "MAX_ROWS",
     "Block",
+    "DateRule",
     "DropDown",
     "Sheet",
     "cell_value",
@@ -187,6 +188,13 @@ class DropDown:
         Last spreadsheet row that offers the drop-down.
     error_title, error : str
         The Italian message Excel shows when a value is not in the list.
+    strict : bool
+        Refuse any value not in the list (default). ``False`` only warns: the
+        user may confirm a value the list does not hold yet (a new comune).
+    source_last_row : int, optional
+        Last spreadsheet row of the source range (default: the source's last data
+        row). Set it beyond the data when the list is a column users extend, such
+        as the ``id`` column of the ``attori`` sheet feeding ``da``/``a``.
     """
 
     column: str
@@ -195,6 +203,28 @@ class DropDown:
     last_row: int = 2000
     error_title: str = "Valore non ammesso"
     error: str = "Scegliere un valore dall'elenco."
+    strict: bool = True
+    source_last_row: int | None = None
+
+
+@dataclass(frozen=True)
+class DateRule:
+    """Excel data validation of a column of dates (a date between 1900 and 9999).
+
+    Parameters
+    ----------
+    column : str
+        Header of the column of this sheet that must hold dates.
+    last_row : int
+        Last spreadsheet row checked.
+    error_title, error : str
+        The Italian message Excel shows when a value is not a date.
+    """
+
+    column: str
+    last_row: int = 2000
+    error_title: str = "Data non valida"
+    error: str = "Inserire una data nel formato gg/mm/aaaa."
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,6 +251,11 @@ class Sheet:
         Keep the first row visible when scrolling.
     drop_downs : sequence of DropDown
         Drop-down lists on columns of the first block that has the header.
+    date_rules : sequence of DateRule
+        Date validations on columns of the first block that has the header.
+    protected : bool
+        Protect the sheet against edits (no password: it prevents accidents, such
+        as overwriting the lists the drop-downs read, not determined users).
     """
 
     name: str
@@ -231,6 +266,8 @@ class Sheet:
     widths: Mapping[int, float] = field(default_factory=dict)
     freeze_header: bool = False
     drop_downs: Sequence[DropDown] = ()
+    date_rules: Sequence[DateRule] = ()
+    protected: bool = False
 
     def all_blocks(self) -> list[Block]:
         """``frame`` as a block at A1 (if given), then ``blocks``."""
@@ -539,6 +576,10 @@ def _check_layout(sheets: Sequence[Sheet], active: str | None = None) -> None:
                 msg = (f"sheet {sheet.name!r}: drop-down {drop.column!r} from "
                        f"{drop.source_sheet!r}/{drop.source_column!r} names no column")
                 raise UsageError(msg, param="sheets")
+        for rule in sheet.date_rules:
+            if _find(sheet, rule.column) is None:
+                msg = f"sheet {sheet.name!r}: date rule {rule.column!r} names no column"
+                raise UsageError(msg, param="sheets")
 
 
 def _find(sheet: Sheet, header: str) -> tuple[Block, int] | None:
@@ -669,7 +710,8 @@ def _save(sheets: Sequence[Sheet], sink: Path | io.BytesIO, active: str | None) 
             with archive.open(f"xl/worksheets/sheet{k}.xml", "w", force_zip64=True) as part:
                 _write_sheet(part, sheet, styles, selected=k - 1 == chosen, drop_downs=[
                     _validation(sheet, d, by_name[d.source_sheet], title_of[d.source_sheet])
-                    for d in sheet.drop_downs])
+                    for d in sheet.drop_downs] + [_date_validation(sheet, r)
+                                                  for r in sheet.date_rules])
         archive.writestr("[Content_Types].xml", _content_types(len(sheets)))
         archive.writestr("_rels/.rels", _ROOT_RELS)
         archive.writestr("xl/workbook.xml", _workbook_xml(titles, chosen))
@@ -823,6 +865,8 @@ def _write_sheet(part: IO[bytes], sheet: Sheet, styles: _Styles, *, selected: bo
         part.write("".join(f'<row r="{row + 1}">{cells}</row>' for row, cells in chunk)
                    .encode("utf-8", "surrogatepass"))
     tail = ["</sheetData>"]
+    if sheet.protected:
+        tail.append('<sheetProtection sheet="1" objects="1" scenarios="1"/>')
     if drop_downs:
         tail.append(f'<dataValidations count="{len(drop_downs)}">{"".join(drop_downs)}'
                     "</dataValidations>")
@@ -1043,9 +1087,29 @@ def _validation(sheet: Sheet, drop: DropDown, source: Sheet, source_title: str) 
     src_block, src_k = found_source
     src_col = get_column_letter(src_block.column + src_k + 1)
     src_first = src_block.row + int(src_block.header) + 1
-    src_last = src_first + max(len(src_block.frame), 1) - 1
+    src_last = (drop.source_last_row if drop.source_last_row is not None
+                else src_first + max(len(src_block.frame), 1) - 1)
     formula = f"{_quote_title(source_title)}!${src_col}${src_first}:${src_col}${src_last}"
-    return (f'<dataValidation type="list" allowBlank="1" showErrorMessage="1" '
+    style = "" if drop.strict else ' errorStyle="warning"'
+    return (f'<dataValidation type="list"{style} allowBlank="1" showErrorMessage="1" '
             f'errorTitle="{_attr(drop.error_title)}" error="{_attr(drop.error)}" '
             f'sqref="{col}{first}:{col}{drop.last_row}"><formula1>{_text(formula)}</formula1>'
+            "</dataValidation>")
+
+
+#: Excel serials of 1900-01-01 and 9999-12-31.
+_FIRST_SERIAL, _LAST_SERIAL = 1, 2_958_465
+
+
+def _date_validation(sheet: Sheet, rule: DateRule) -> str:
+    """The ``<dataValidation>`` of a column of dates."""
+    found = _find(sheet, rule.column)
+    assert found is not None  # checked by _check_layout
+    block, k = found
+    col = get_column_letter(block.column + k + 1)
+    first = block.row + int(block.header) + 1
+    return (f'<dataValidation type="date" operator="between" allowBlank="1" '
+            f'showErrorMessage="1" errorTitle="{_attr(rule.error_title)}" '
+            f'error="{_attr(rule.error)}" sqref="{col}{first}:{col}{rule.last_row}">'
+            f"<formula1>{_FIRST_SERIAL}</formula1><formula2>{_LAST_SERIAL}</formula2>"
             "</dataValidation>")

@@ -212,14 +212,14 @@ def _territories(path: Path, territories_path: PathLike | None
     else:
         base = geo.project_territories()
         ambiti_source = geo.find_data_file(path, "ambiti.csv")
-        found = (_named_table(path, "territories")
-                 if path.suffix.lower() in {".xlsx", ".gpkg"} else None)
-        if found is not None and found[0] is not None:
-            ambiti_source = path
-        elif (csv_file := geo.find_territories_file(path)) is not None:
-            found = _named_table(csv_file, "territories")
-        else:
-            found = None
+        workbook = path.suffix.lower() in {".xlsx", ".gpkg"}
+        found = _named_table(path, "territories") if workbook else None
+        if workbook and (found is not None and found[0] is not None
+                         or _named_table(path, "ambiti")[0] is not None):
+            ambiti_source = path  # a workbook's own ambiti come first
+        if found is None or found[0] is None:
+            csv_file = geo.find_territories_file(path)
+            found = None if csv_file is None else _named_table(csv_file, "territories")
     terr, problems = _read_territories(found, base)
     if terr is None or ambiti_source is None:
         return terr, geo.empty_ambiti(), problems

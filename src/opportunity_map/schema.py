@@ -202,6 +202,12 @@ _UNTIL = Column(
 )
 _NOTES = Column("notes", ("note", "annotazioni"), italian="note",
                 description="Note libere (mai dati personali).")
+_VERIFIED = Column(
+    "verified", ("verificato_il", "verificato", "data_verifica", "verified_on"), "date",
+    italian="verificato_il",
+    description="Data in cui qualcuno ha confermato per l'ultima volta che i dati della riga "
+    "sono ancora corretti (facoltativa; si consiglia di verificare ogni 12 mesi).",
+)
 
 ACTORS = Table(
     name="actors",
@@ -237,6 +243,7 @@ ACTORS = Table(
         Column("geocoded", ("geocodifica",), "text", italian="geocodifica",
                description="Come è stata ottenuta la posizione: vuoto = coordinate date, "
                "'comune' = punto nel comune (posizione approssimata)."),
+        _VERIFIED,
     ),
 )
 
@@ -262,6 +269,7 @@ OPPORTUNITIES = Table(
         Column("target", ("destinatari", "beneficiari"), "text", italian="destinatari",
                description="A chi si rivolge (es. fascia 3 e 4 del Collocamento Mirato)."),
         _NOTES,
+        _VERIFIED,
     ),
 )
 
