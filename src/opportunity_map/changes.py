@@ -371,7 +371,7 @@ def find_unverified(m: OpportunityMap, *, as_of: object, territory: str | None =
 
 def _months_between(earlier: pd.Timestamp, later: pd.Timestamp) -> int:
     """Whole months from ``earlier`` to ``later`` (calendar months, as people count)."""
-    months = (later.year - earlier.year) * 12 + later.month - earlier.month
+    months = int((later.year - earlier.year) * 12 + later.month - earlier.month)
     return months - int(later.day < earlier.day)
 
 

@@ -214,7 +214,7 @@ def _territories(path: Path, territories_path: PathLike | None
         ambiti_source = geo.find_data_file(path, "ambiti.csv")
         workbook = path.suffix.lower() in {".xlsx", ".gpkg"}
         found = _named_table(path, "territories") if workbook else None
-        if workbook and (found is not None and found[0] is not None
+        if workbook and ((found is not None and found[0] is not None)
                          or _named_table(path, "ambiti")[0] is not None):
             ambiti_source = path  # a workbook's own ambiti come first
         if found is None or found[0] is None:
