@@ -37,6 +37,8 @@ __all__ = [
     "find_changes",
     "find_unverified",
     "previous_tavolo",
+    "relation_keys",
+    "table_italian",
 ]
 
 #: The kinds of change, in the order they are listed.

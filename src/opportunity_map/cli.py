@@ -73,6 +73,7 @@ ALL_OUTPUTS: tuple[Output, ...] = ("data", "evaluation", "maps")
 
 #: Command-line spelling of the library's parameter names (for error messages).
 _FLAGS = {"baseline": "--baseline", "as_of": "--as-of", "target": "--target",
+          "date": "--date", "previous": "--previous",
           "n_boot": "--bootstrap", "territories": "--territory",
           "territories_file": "--territories"}
 
@@ -186,6 +187,18 @@ def _count(text: str) -> int:
         value = -1
     if value < 0:
         msg = f"numero non valido {text!r}: serve un intero maggiore o uguale a 0"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _months(text: str) -> int:
+    """A number of months (``>= 1``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"numero di mesi non valido {text!r}: serve un intero maggiore o uguale a 1"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -319,10 +332,43 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
-    from .template import write_template
+    if args.source is None:
+        if args.territory is not None:
+            raise UsageError("--territory needs --from", param="territory_without_source")
+        from .template import write_template
 
-    path = write_template(args.dir, territories=args.territories)
+        path = write_template(args.dir, territories=args.territories)
+    else:
+        from .template import write_workbook_from
+
+        path = write_workbook_from(args.source, args.dir, territory=args.territory,
+                                   territories_file=args.territories)
     _print_written([path], path, quiet=args.quiet)
+    return EXIT_OK
+
+
+def _cmd_tavolo(args: argparse.Namespace) -> int:
+    from .tavolo import prepare_tavolo
+
+    target = _target_fraction(args.target)
+    with _progress(quiet=args.quiet) as progress:
+        result = prepare_tavolo(
+            args.path, args.out, territory=args.territory, date=args.date,
+            previous=args.previous, previous_data=args.previous_data, baseline=args.baseline,
+            target=target, n_boot=args.bootstrap, seed=args.seed,
+            verify_months=args.verify_months, territories_file=args.territories,
+            progress=progress)
+    _print_warnings(result.map.problems, quiet=args.quiet)
+    for note in result.notes:
+        print(note)
+    if not args.quiet:
+        counts = result.changes["label"].value_counts(sort=False)
+        print("Modifiche dal Tavolo precedente: " + (
+            "; ".join(f"{label} {n}" for label, n in counts.items()) if len(counts)
+            else "nessuna") + ".")
+        print(f"Da verificare (oltre {args.verify_months} mesi o mai): "
+              f"{len(result.unverified)}.")
+    _print_written(result.written, result.open_first, quiet=args.quiet)
     return EXIT_OK
 
 
@@ -454,14 +500,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("template", help="scrive il modello Excel da compilare",
                        description="Scrive mappa_opportunita.xlsx, il modello da compilare "
-                                   "con elenchi a tendina e istruzioni.")
+                                   "con elenchi a tendina e istruzioni; con --from lo scrive "
+                                   "già compilato con i dati di una mappa (mappa_<territorio>"
+                                   ".xlsx con --territory), pronto per il semestre successivo.")
     p.arguments.add_argument("dir", type=Path, metavar="CARTELLA",
                              help="cartella in cui scrivere il modello")
+    p.options.add_argument("--from", "--da", type=Path, default=None, dest="source",
+                           metavar="PERCORSO",
+                           help="mappa da cui precompilare il modello (cartella, .xlsx o .gpkg)")
+    p.options.add_argument("--territory", "--territorio", default=None, metavar="TERRITORIO",
+                           help="con --from: solo questo territorio (nome o sigla)")
     p.options.add_argument("--territories", type=Path, default=None, metavar="FILE",
                            help="file dei territori offerti nel modello (predefinito: "
                                 "i territori del progetto)")
     _add_quiet(p)
     p.set_defaults(func=_cmd_template)
+
+    p = sub.add_parser("tavolo", help="per il Tavolo di rete di un territorio: mappa, "
+                                      "modifiche, documento PDF e modello per il semestre",
+                       description="Per il Tavolo di rete di un territorio alla data --date: "
+                                   "la mappa, l'elenco delle modifiche dal Tavolo precedente "
+                                   "(CSV), il documento da stampare (PDF, A4) e la cartella di "
+                                   "lavoro Excel già compilata per il semestre successivo.")
+    _add_source(p)
+    p.options.add_argument("--territory", "--territorio", required=True, metavar="TERRITORIO",
+                           help="il territorio (nome o sigla, es. lecco)")
+    p.options.add_argument("--date", "--data", type=_date, required=True, dest="date",
+                           metavar="DATA", help="data del Tavolo, gg/mm/aaaa o aaaa-mm-gg")
+    p.options.add_argument("--previous", "--precedente", type=_date, default=None,
+                           dest="previous", metavar="DATA",
+                           help="data del Tavolo precedente (predefinita: sei mesi prima)")
+    p.options.add_argument("--previous-data", "--dati-precedenti", type=Path, default=None,
+                           dest="previous_data", metavar="PERCORSO",
+                           help="versione precedente dei dati: le righe cancellate vengono "
+                                "segnalate")
+    p.options.add_argument("--baseline", type=_date, default=None, metavar="DATA",
+                           help="baseline per la variazione di densità (predefinita: nessuna)")
+    _add_evaluation_options(p)
+    p.options.add_argument("--verify-months", "--verifica-mesi", type=_months, default=12,
+                           dest="verify_months", metavar="MESI",
+                           help="righe da verificare: non verificate da più di MESI mesi "
+                                "(predefinito: 12)")
+    p.options.add_argument("--out", type=Path, required=True, metavar="CARTELLA",
+                           help="cartella dei risultati")
+    _add_quiet(p)
+    p.set_defaults(func=_cmd_tavolo)
 
     p = sub.add_parser("export", help="scrive la mappa in CSV (cartella), .xlsx o .gpkg",
                        description="Controlla la mappa e la scrive in un altro formato.")
@@ -557,6 +640,8 @@ _USAGE_MESSAGES: dict[str, str] = {
     "territories": "indicare almeno un territorio con --territory",
     "n_boot": "il numero di repliche --bootstrap deve essere un intero >= 0",
     "seed": "il seme --seed deve essere un intero >= 0",
+    "territory_without_source": "--territory si usa con --from (il modello vuoto vale per "
+                                "ogni territorio)",
 }
 
 
@@ -607,9 +692,9 @@ def _explain(exc: BaseException) -> tuple[int, str]:
 
 
 def _output_location_text(exc: OutputLocationError) -> str:
-    if exc.param == "folder":
+    if exc.param in ("folder", "path", "workbook"):
         return (f"{exc.out} esiste già: potrebbe essere una mappa già compilata e non viene "
-                "sovrascritto; indicare un'altra cartella")
+                "sovrascritto; spostarlo o indicare un'altra cartella")
     flag = "--out"
     if exc.relation == "file":
         return f"la destinazione {flag} {exc.out} è un file esistente: indicare una cartella"

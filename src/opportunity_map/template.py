@@ -13,7 +13,7 @@ gives exactly that data.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +39,13 @@ from .schema import (
 if TYPE_CHECKING:
     from .model import OpportunityMap
 
-__all__ = ["LEVEL_CHOICES", "TEMPLATE_NAME", "write_map_workbook", "write_template"]
+__all__ = [
+    "LEVEL_CHOICES",
+    "TEMPLATE_NAME",
+    "write_map_workbook",
+    "write_template",
+    "write_workbook_from",
+]
 
 #: File name of the workbook written by :func:`write_template`.
 TEMPLATE_NAME = "mappa_opportunita.xlsx"
@@ -121,7 +127,8 @@ def write_template(folder: str | os.PathLike[str], *,
 
 
 def write_map_workbook(m: OpportunityMap, path: str | os.PathLike[str], *,
-                       territory: str | None = None, as_of: object = None) -> Path:
+                       territory: str | None = None, as_of: object = None,
+                       extra: Mapping[str, pd.DataFrame] | None = None) -> Path:
     """Write a map's data as the workbook antenne fill in, ready for next semester.
 
     The same layout as :func:`write_template`, pre-filled: every organisation of
@@ -142,6 +149,9 @@ def write_map_workbook(m: OpportunityMap, path: str | os.PathLike[str], *,
         A territory (slug or name); ``None`` writes the whole map.
     as_of : date-like, optional
         The date the data are presented at (a Tavolo): stated in the instructions.
+    extra : mapping of str to pandas.DataFrame, optional
+        Further sheets to read (e.g. the changes since the last Tavolo), by name;
+        the loader ignores them.
 
     Returns
     -------
@@ -207,8 +217,49 @@ def write_map_workbook(m: OpportunityMap, path: str | os.PathLike[str], *,
     if len(others):
         sheets.append(Sheet(OTHER_TERRITORIES_SHEET, _other_relations(m, others),
                             freeze_header=True))
+    sheets += [Sheet(name, frame, freeze_header=True) for name, frame in (extra or {}).items()]
     write_workbook(target, sheets, where=target.name, active=TABLES["actors"].italian)
     return target
+
+
+def write_workbook_from(source: str | os.PathLike[str], folder: str | os.PathLike[str], *,
+                        territory: str | None = None,
+                        territories_file: str | os.PathLike[str] | None = None) -> Path:
+    """Load a map and write it as the pre-filled workbook (:func:`write_map_workbook`).
+
+    Parameters
+    ----------
+    source : path-like
+        The map (folder, workbook or GeoPackage), as for :func:`opportunity_map.load`.
+    folder : path-like
+        Where to write ``mappa_<slug>.xlsx`` (or ``mappa_opportunita.xlsx`` for the
+        whole map); it must not lie inside the data folder.
+    territory : str, optional
+        A territory (slug or name); ``None`` for the whole map.
+    territories_file : path-like, optional
+        As for :func:`opportunity_map.load`.
+
+    Returns
+    -------
+    pathlib.Path
+        The workbook written.
+
+    Raises
+    ------
+    OutputLocationError
+        If the workbook exists or the folder overlaps the data.
+    DataError
+        If the data has errors; nothing is written.
+    """
+    from ._atomic import check_output_location
+    from .io import load
+
+    out = Path(folder)
+    check_output_location(out, [p for p in (source, territories_file) if p is not None])
+    m = load(source, territories=territories_file)
+    slug = None if territory is None else m.resolve_territory(territory)
+    name = TEMPLATE_NAME if slug is None else f"mappa_{slug}.xlsx"
+    return write_map_workbook(m, out / name, territory=slug)
 
 
 def _refuse_existing(target: Path, param: str) -> None:
