@@ -167,3 +167,21 @@ def test_pack_refuses_an_evaluation_at_another_date(tmp_path: Path) -> None:
                    evaluation=evaluation)
     assert not (tmp_path / "x.pdf").exists()
 
+
+
+@needs_poppler
+def test_pack_keeps_to_four_pages_with_many_changes(ambiti_map: om.OpportunityMap,
+                                                    tmp_path: Path) -> None:
+    labels = {"tie_new": "Legame nuovo", "tie_ended": "Legame concluso",
+              "opportunity_new": "Opportunità nuova"}
+    changes = pd.DataFrame([
+        {"change": c, "label": label, "table": "relations", "id": f"{c}-{i}",
+         "name": f"Organizzazione con un nome piuttosto lungo numero {i} – altra {i}",
+         "detail": "livello 2 (cooperazione); Tirocinio"}
+        for c, label in labels.items() for i in range(80)])
+    unverified = om.find_unverified(ambiti_map, as_of=D, territory="bergamo")
+    path = write_pack(tmp_path / "tavolo.pdf", ambiti_map, territory="bergamo", date=D,
+                      previous=P, changes=changes, unverified=unverified)
+    assert 2 <= int(_pdfinfo(path)["Pages"]) <= 4
+    flat = _flat(_text(path))
+    assert "Legame nuovo (80)" in flat and "… e altri 70" in flat

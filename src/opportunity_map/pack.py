@@ -67,6 +67,7 @@ _LEVEL_GREY = {1: "#b4b4b4", 2: "#8c8c8c", 3: "#555555", 4: "#1a1a1a"}
 
 #: Rows shown of each list before "… e altri N".
 MAX_ROWS = 12
+_MAX_CHANGE_ROWS = 30
 _FONT = "DejaVu"
 _DPI = 200
 #: Organisations on each ring around a shared point.
@@ -245,9 +246,9 @@ def _paragraph(pdf: FPDF, text: str, *, bold: bool = False, size: float = 9) -> 
 def _table(pdf: FPDF, header: Sequence[str], rows: Sequence[Sequence[str]], *,
            widths: Sequence[float], align: str | Sequence[str] = "LEFT") -> None:
     """A table with a bold header row repeated on page breaks; cells are plain text."""
-    pdf.set_font(_FONT, "", 8.5)
+    pdf.set_font(_FONT, "", 8)
     aligns = [align] * len(header) if isinstance(align, str) else list(align)
-    with pdf.table(col_widths=tuple(widths), text_align=tuple(aligns), line_height=4.6,
+    with pdf.table(col_widths=tuple(widths), text_align=tuple(aligns), line_height=4.2,
                    padding=1, v_align="TOP", headings_style=_headings_style(),
                    repeat_headings=1) as table:
         for line in (header, *rows):
@@ -554,11 +555,15 @@ def _changes_section(pdf: FPDF, changes: pd.DataFrame, t0: pd.Timestamp,
     _paragraph(pdf, "; ".join(f"{label}: {int((changes['label'] == label).sum())}"
                               for label in labels) + ".")
     rows: list[list[str]] = []
+    # every change when they are few; else a share of about 30 rows per kind, so that
+    # the pack keeps to four pages
+    shown = (len(changes) if len(changes) <= _MAX_CHANGE_ROWS
+             else min(MAX_ROWS, max(3, _MAX_CHANGE_ROWS // len(labels))))
     for label in labels:
         group = changes[changes["label"] == label]
         for i, (name, detail) in enumerate(zip(group["name"], group["detail"], strict=True)):
-            if i == MAX_ROWS:
-                rows.append(["", _more(MAX_ROWS, len(group)) or "", ""])
+            if i == shown:
+                rows.append(["", _more(shown, len(group)) or "", ""])
                 break
             rows.append([f"{label} ({len(group)})" if i == 0 else "", _text(name),
                          _text(detail)])
@@ -579,6 +584,8 @@ def _opportunities_section(pdf: FPDF, m: OpportunityMap, slug: str, t1: pd.Times
         _table(pdf, ["Tipo", *ambiti, "Totale"], rows,
                widths=(70, *([rest / len(ambiti)] * len(ambiti)), 20),
                align=("LEFT", *(["RIGHT"] * (len(ambiti) + 1))))
+        if "—" in ambiti:
+            _paragraph(pdf, "—: organizzazioni senza ambito territoriale.", size=8)
         return
     long = counts.stack()
     long = long[long > 0]
