@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the heavy modules load on first use (the CLI's --help stays
     from .metrics import actor_stats, block_density, network_stats, network_table
     from .model import OpportunityMap
     from .network import REGION, Network, NetworkIndex, index_network
+    from .pack import write_pack
     from .pipeline import BuildResult, build, export
     from .report import write_evaluation
     from .schema import TIE_DEFINITION
@@ -57,6 +58,7 @@ _LAZY: dict[str, str] = {
     "BuildResult": "pipeline", "build": "pipeline",
     "find_changes": "changes", "find_unverified": "changes",
     "write_evaluation": "report",
+    "write_pack": "pack",
     "TIE_DEFINITION": "schema",
     "write_template": "template",
 }
@@ -113,6 +115,7 @@ __all__ = [
     "save_maps",
     "validate",
     "write_evaluation",
+    "write_pack",
     "write_template",
 ]
 

@@ -29,13 +29,24 @@ import numpy as np
 import pandas as pd
 
 from ._atomic import write_bytes_atomic
-from ._format import format_date, format_density, format_number
+from ._format import MISSING, format_date, format_density, format_number
 from ._html import templates
 from ._xlsx import Block, Sheet, workbook_bytes
 from .evaluation import Evaluation
 from .schema import GROUP_LABELS, GROUPS, TIE_DEFINITION
 
-__all__ = ["COLUMN_LEGEND", "VERDICT_LABELS", "render_html", "render_xlsx", "write_evaluation"]
+__all__ = [
+    "COLUMN_LEGEND",
+    "INTERVAL_CAVEAT",
+    "VERDICT_LABELS",
+    "change_figures",
+    "interval_text",
+    "render_html",
+    "render_xlsx",
+    "verdict_label",
+    "verdict_rule",
+    "write_evaluation",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +65,83 @@ VERDICT_LABELS: dict[str, str] = {
     "inconclusive": "Incerto",
     "not_evaluable": "Non valutabile",
 }
+
+#: What the report says before any interval: read it wherever an interval is shown.
+INTERVAL_CAVEAT = "Su una rete piccola una variazione può essere dovuta al caso."
+
+
+def verdict_label(code: object) -> str:
+    """The Italian label of a verdict code (the code itself when unknown).
+
+    Examples
+    --------
+    >>> verdict_label("inconclusive")
+    'Incerto'
+    """
+    return VERDICT_LABELS.get(str(code), str(code))
+
+
+def verdict_rule(target_pct: float) -> str:
+    """How a verdict follows from the interval and the target, in Italian.
+
+    Parameters
+    ----------
+    target_pct : float
+        The target in percent (30.0 for +30%).
+
+    Examples
+    --------
+    >>> verdict_rule(30.0)[:62]
+    "Obiettivo raggiunto se anche l'estremo inferiore dell'interval"
+    """
+    target = format_number(target_pct, 1)
+    return (f"Obiettivo raggiunto se anche l'estremo inferiore dell'intervallo è almeno "
+            f"+{target}%; non raggiunto se anche l'estremo superiore è sotto +{target}%; "
+            "incerto altrimenti.")
+
+
+def change_figures(record: Any) -> dict[str, str]:
+    """The formatted figures of one row of an evaluation table, as the report shows them.
+
+    Parameters
+    ----------
+    record : mapping
+        One row of :attr:`Evaluation.table <opportunity_map.evaluation.Evaluation.table>`.
+
+    Returns
+    -------
+    dict of str to str
+        ``n_panel``, ``density_baseline``, ``density_as_of``, ``change_pct``,
+        ``ci_low_pct``, ``ci_high_pct`` (signed, one decimal, no ``%``), ``verdict``
+        (the code), ``verdict_label`` and ``interval`` (:func:`interval_text`, empty
+        when there is no interval).
+    """
+    figures = {
+        "n_panel": format_number(record["n_panel"], 0),
+        "density_baseline": format_density(record["density_baseline"]),
+        "density_as_of": format_density(record["density_at"]),
+        "change_pct": format_number(record["change_pct"], 1, signed=True),
+        "ci_low_pct": format_number(record["ci_low_pct"], 1, signed=True),
+        "ci_high_pct": format_number(record["ci_high_pct"], 1, signed=True),
+        "verdict": str(record["verdict"]),
+        "verdict_label": verdict_label(record["verdict"]),
+    }
+    figures["interval"] = interval_text(figures)
+    return figures
+
+
+def interval_text(figures: dict[str, str]) -> str:
+    """``"intervallo al 95% da −5,0% a +40,0%"``; empty when a bound is missing.
+
+    Parameters
+    ----------
+    figures : dict of str to str
+        The result of :func:`change_figures`.
+    """
+    if MISSING in (figures["ci_low_pct"], figures["ci_high_pct"]):
+        return ""
+    return f"intervallo al 95% da {figures['ci_low_pct']}% a {figures['ci_high_pct']}%"
+
 
 #: Italian meaning of every column of the evaluation table (the ``legenda`` sheet).
 COLUMN_LEGEND: dict[str, str] = {
@@ -305,6 +393,8 @@ def render_html(evaluation: Evaluation) -> str:
         ),
         "target_pct": format_number(100 * evaluation.target, 1),
         "tie_definition": TIE_DEFINITION,
+        "interval_caveat": INTERVAL_CAVEAT,
+        "verdict_rule": verdict_rule(100 * evaluation.target),
         "region": _region_summary(table),
         "n_rows": len(table),
         "verdict_counts": [
@@ -370,26 +460,12 @@ def _name(names: dict[str, str], scope: object) -> str:
     return names.get(str(scope), str(scope))
 
 
-def _verdict_label(code: object) -> str:
-    return VERDICT_LABELS.get(str(code), str(code))
-
-
 def _region_summary(table: pd.DataFrame) -> dict[str, str] | None:
     """The formatted figures of the ``lombardia`` row, or None without that row."""
     region = table[table["territory"] == "lombardia"]
     if region.empty:
         return None
-    r = region.iloc[0]
-    return {
-        "n_panel": format_number(r["n_panel"], 0),
-        "density_baseline": format_density(r["density_baseline"]),
-        "density_as_of": format_density(r["density_at"]),
-        "change_pct": format_number(r["change_pct"], 1, signed=True),
-        "ci_low_pct": format_number(r["ci_low_pct"], 1, signed=True),
-        "ci_high_pct": format_number(r["ci_high_pct"], 1, signed=True),
-        "verdict": str(r["verdict"]),
-        "verdict_label": _verdict_label(r["verdict"]),
-    }
+    return change_figures(region.iloc[0])
 
 
 _HTML_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -418,7 +494,7 @@ _HTML_COLUMNS: tuple[tuple[str, str], ...] = (
 def _cell(column: str, value: object) -> _Cell:
     """One cell of the results table, formatted according to its column."""
     if column == "verdict":
-        return _Cell(_verdict_label(value), left=True, verdict=str(value))
+        return _Cell(verdict_label(value), left=True, verdict=str(value))
     if column == "note":
         return _Cell(value if isinstance(value, str) else "", left=True)
     if column == "target_met_point":
@@ -575,7 +651,7 @@ def _forest(evaluation: Evaluation, names: dict[str, str]) -> _Forest:
         name = _name(names, record["territory"])
         y = _xy(top + _FOREST_ROW * (i + 0.5))
         if math.isnan(change):
-            rows.append(_ForestRow(y, name, verdict, _verdict_label(verdict), "", None,
+            rows.append(_ForestRow(y, name, verdict, verdict_label(verdict), "", None,
                                    None, None, False,
                                    f"{name}: non valutabile"))
             continue
@@ -585,12 +661,12 @@ def _forest(evaluation: Evaluation, names: dict[str, str]) -> _Forest:
             summary += (f", intervallo da {format_number(low, 1, signed=True)}% "
                         f"a {format_number(high, 1, signed=True)}%")
         rows.append(_ForestRow(
-            y, name, verdict, _verdict_label(verdict), _VERDICT_SHAPES.get(verdict, "circle"),
+            y, name, verdict, verdict_label(verdict), _VERDICT_SHAPES.get(verdict, "circle"),
             _xy(x_of(change)),
             _xy(x_of(max(low, lo))) if has_ci else None,
             _xy(x_of(min(high, hi))) if has_ci else None,
             has_ci and math.isinf(high),
-            f"{summary}; esito {_verdict_label(verdict).lower()}",
+            f"{summary}; esito {verdict_label(verdict).lower()}",
         ))
     return _Forest(
         width=width, height=height, left=left, right=right, top=top, bottom=bottom,
