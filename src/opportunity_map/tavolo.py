@@ -164,7 +164,9 @@ def prepare_tavolo(
     >>> with tempfile.TemporaryDirectory() as out:
     ...     result = prepare_tavolo(om.example_map(), out, territory="lecco",
     ...                             date="2027-06-30")
-    ...     print(*sorted(p.name for p in result.written), sep="\n")
+    ...     names = sorted(p.name for p in result.written)
+    >>> for name in names:
+    ...     print(name)
     mappa_lecco_2027-06-30.html
     mappa_lecco_2027-06-30.xlsx
     modifiche_lecco_2027-06-30.csv
