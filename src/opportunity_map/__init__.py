@@ -24,6 +24,8 @@ from ._errors import (
     OpportunityMapError,
     Problem,
     TargetError,
+    UnknownComuneError,
+    UnknownOpportunityTypeError,
     UnknownTerritoryError,
     UsageError,
 )
@@ -31,6 +33,7 @@ from ._errors import (
 if TYPE_CHECKING:  # the heavy modules load on first use (the CLI's --help stays instant)
     from .changes import find_changes, find_unverified
     from .evaluation import Evaluation, check_target, evaluate
+    from .finder import Coverage, coverage, find_opportunities, write_coverage
     from .geography import project_territories
     from .io import example_map, load, save, validate
     from .maps import MapFigures, compute_figures, render_index, render_map, save_maps
@@ -47,6 +50,8 @@ if TYPE_CHECKING:  # the heavy modules load on first use (the CLI's --help stays
 _LAZY: dict[str, str] = {
     "Evaluation": "evaluation", "check_target": "evaluation", "evaluate": "evaluation",
     "project_territories": "geography",
+    "Coverage": "finder", "coverage": "finder", "find_opportunities": "finder",
+    "write_coverage": "finder",
     "example_map": "io", "export": "pipeline", "load": "io", "save": "io", "validate": "io",
     "MapFigures": "maps", "compute_figures": "maps", "render_index": "maps",
     "render_map": "maps", "save_maps": "maps",
@@ -82,6 +87,7 @@ __all__ = [
     "REGION",
     "TIE_DEFINITION",
     "BuildResult",
+    "Coverage",
     "DataError",
     "DateOrderError",
     "Evaluation",
@@ -92,6 +98,8 @@ __all__ = [
     "OpportunityMapError",
     "Problem",
     "TargetError",
+    "UnknownComuneError",
+    "UnknownOpportunityTypeError",
     "UnknownTerritoryError",
     "UsageError",
     "actor_stats",
@@ -99,10 +107,12 @@ __all__ = [
     "build",
     "check_target",
     "compute_figures",
+    "coverage",
     "evaluate",
     "example_map",
     "export",
     "find_changes",
+    "find_opportunities",
     "find_unverified",
     "index_network",
     "load",
@@ -114,6 +124,7 @@ __all__ = [
     "save",
     "save_maps",
     "validate",
+    "write_coverage",
     "write_evaluation",
     "write_pack",
     "write_template",

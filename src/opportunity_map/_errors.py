@@ -19,6 +19,8 @@ __all__ = [
     "OutputLocationError",
     "Problem",
     "TargetError",
+    "UnknownComuneError",
+    "UnknownOpportunityTypeError",
     "UnknownTerritoryError",
     "UsageError",
     "format_problems",
@@ -182,3 +184,48 @@ class OutputLocationError(UsageError):
             "holds": f"holds the input {source!r}",
         }[relation]
         super().__init__(f"{param}={out!r} {what}", param=param)
+
+
+class UnknownComuneError(UsageError):
+    """A comune name that matches no Italian comune, or several (ambiguous).
+
+    Attributes
+    ----------
+    name : str
+        The comune as given.
+    candidates : tuple of str
+        The closest comuni (``"Name (XX)"``), or every comune of that name when
+        ``ambiguous``.
+    ambiguous : bool
+        True when the name exists in several provinces: the caller must say which.
+    """
+
+    def __init__(self, name: str, candidates: Iterable[str] = (), *, ambiguous: bool = False,
+                 param: str = "comune") -> None:
+        self.name = name
+        self.candidates = tuple(candidates)
+        self.ambiguous = ambiguous
+        if ambiguous:
+            msg = (f"{param}={name!r} is ambiguous: {list(self.candidates)}; give the "
+                   "province, e.g. 'Name (XX)' or province=")
+        else:
+            msg = f"{param}={name!r} is not an Italian comune; closest: {list(self.candidates)}"
+        super().__init__(msg, param=param)
+
+
+class UnknownOpportunityTypeError(UsageError):
+    """An opportunity type that is neither a code nor an Italian label of the vocabulary.
+
+    Attributes
+    ----------
+    value : str
+        The type as given.
+    known : tuple of str
+        The allowed codes.
+    """
+
+    def __init__(self, value: str, known: Iterable[str], *, param: str = "types") -> None:
+        self.value = value
+        self.known = tuple(known)
+        msg = f"{param}: unknown opportunity type {value!r}; expected one of {list(self.known)}"
+        super().__init__(msg, param=param)

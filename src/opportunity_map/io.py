@@ -462,11 +462,9 @@ def _place_actors(actors: pd.DataFrame, territories: gpd.GeoDataFrame,
     missing = np.isnan(lat) & np.isnan(lon) & (codes >= 0) & ~skip
     if missing.any():
         wanted = pd.unique(codes[missing])
-        points = geo.comuni_geometry(wanted).geometry.representative_point()
-        px = dict(zip(points.index, points.x, strict=True))
-        py = dict(zip(points.index, points.y, strict=True))
-        rx = {c: round(px[c], 6) for c in wanted}
-        ry = {c: round(py[c], 6) for c in wanted}
+        points = geo.comune_points(wanted)
+        rx = dict(zip(points.index, points["lon"], strict=True))
+        ry = dict(zip(points.index, points["lat"], strict=True))
         lon[missing] = [rx[c] for c in codes[missing]]
         lat[missing] = [ry[c] for c in codes[missing]]
         geocoded[missing] = "comune"
