@@ -54,6 +54,8 @@ from ._errors import (
     OutputLocationError,
     Problem,
     TargetError,
+    UnknownComuneError,
+    UnknownOpportunityTypeError,
     UnknownTerritoryError,
     UsageError,
     format_problems,
@@ -75,7 +77,9 @@ ALL_OUTPUTS: tuple[Output, ...] = ("data", "evaluation", "maps")
 _FLAGS = {"baseline": "--baseline", "as_of": "--as-of", "target": "--target",
           "date": "--date", "previous": "--previous",
           "n_boot": "--bootstrap", "territories": "--territory",
-          "territories_file": "--territories"}
+          "territories_file": "--territories", "within_km": "--entro", "limit": "--limite",
+          "types": "--tipo", "threshold_km": "--entro", "province": "--provincia",
+          "comune": "--comune"}
 
 
 def _version() -> str:
@@ -187,6 +191,18 @@ def _count(text: str) -> int:
         value = -1
     if value < 0:
         msg = f"numero non valido {text!r}: serve un intero maggiore o uguale a 0"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _km(text: str) -> float:
+    """A distance in km ``>= 0``: ``15``, ``7,5`` or ``7.5 km``."""
+    try:
+        value = float(text.strip().lower().removesuffix("km").strip().replace(",", "."))
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        msg = f"distanza non valida {text!r}: serve un numero di km >= 0 (es. 15 o 7,5)"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -418,6 +434,73 @@ def _cmd_build(args: argparse.Namespace) -> int:
                       target_percent=args.target, n_boot=args.bootstrap, seed=args.seed)
 
 
+def _km_text(km: float) -> str:
+    """``3,4 km``: one decimal, decimal comma."""
+    return f"{km:.1f}".replace(".", ",") + " km"
+
+
+def _found_lines(found: Any) -> list[str]:
+    """The Italian list of :func:`opportunity_map.finder.find_opportunities`, one block each."""
+    lines = []
+    width = len(str(len(found)))
+    for i, row in enumerate(found.itertuples(index=False), start=1):
+        where = f"{row.comune}" + (f", {row.ambito}" if row.ambito else "")
+        mark = " (stesso ambito)" if row.same_ambito else ""
+        approx = " · posizione approssimata: centro del comune" if row.approximate else ""
+        lines.append(f"{i:>{width}}. {_km_text(row.distance_km)} · {row.type_label}: "
+                     f"{row.name} [{row.opportunity_id}]")
+        pad = " " * (width + 2)
+        lines.append(f"{pad}{row.actor_name} – {where}{mark}{approx}")
+        extra = [f"posti: {row.capacity:g}" if isinstance(row.capacity, int | float)
+                 and math.isfinite(row.capacity) else "",
+                 f"destinatari: {row.target}" if row.target else ""]
+        contacts = [row.address, f"tel. {row.phone}" if row.phone else "", row.email,
+                    row.website]
+        if any(contacts):
+            lines.append(pad + "contatti: " + " · ".join(c for c in contacts if c))
+        if any(extra):
+            lines.append(pad + " · ".join(e for e in extra if e))
+    return lines
+
+
+def _cmd_trova(args: argparse.Namespace) -> int:
+    from .finder import find_opportunities, write_opportunities
+
+    found = find_opportunities(
+        args.path, comune=args.comune, province=args.province, types=args.types,
+        targets=args.targets, as_of=args.as_of, within_km=args.within_km, limit=args.limit)
+    day = dt.date.fromisoformat(found.attrs["as_of"]).strftime("%d/%m/%Y")
+    what = ("" if not args.types else " di tipo " + ", ".join(args.types))
+    within = "" if args.within_km is None else f" entro {_km_text(args.within_km)}"
+    if len(found):
+        print(f"Opportunità attive al {day}{what}{within} più vicine a "
+              f"{found.attrs['comune']}:")
+        for line in _found_lines(found):
+            print(line)
+    else:
+        print(f"Nessuna opportunità attiva al {day}{what}{within} per "
+              f"{found.attrs['comune']} con i criteri indicati: provare senza --entro, con "
+              "altri tipi (--tipo) o senza --destinatari.")
+    print(found.attrs["note"])
+    if args.out is not None:
+        path = write_opportunities(found, args.out)
+        _print_written([path], None, quiet=args.quiet)
+    return EXIT_OK
+
+
+def _cmd_copertura(args: argparse.Namespace) -> int:
+    from .finder import write_coverage
+
+    result, written = write_coverage(args.path, args.out, as_of=args.as_of, types=args.types,
+                                     territories=args.territory, threshold_km=args.threshold_km)
+    for note in result.notes:
+        print(note)
+    if not args.quiet:
+        print(f"Comuni: {len(result.comuni)}; ambiti: {len(result.ambiti)}.")
+    _print_written(written, written[0], quiet=args.quiet)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -607,6 +690,64 @@ def build_parser() -> argparse.ArgumentParser:
                            help="cartella dei risultati")
     _add_quiet(p)
     p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser("trova", help="opportunità attive più vicine a un comune",
+                       description="Le opportunità attive più vicine a un comune (qualsiasi "
+                                   "comune italiano), per tipo, con distanze in linea d'aria "
+                                   "e contatti dell'organizzazione. Nessun dato personale: "
+                                   "bastano un comune e un tipo.")
+    _add_source(p)
+    p.options.add_argument("--comune", required=True, metavar="NOME",
+                           help="il comune (es. Calolziocorte, \"S. Omobono Terme\", "
+                                "\"Castro (BG)\")")
+    p.options.add_argument("--provincia", "--province", default=None, dest="province",
+                           metavar="PROVINCIA",
+                           help="provincia del comune, se il nome è ambiguo (sigla o nome)")
+    p.options.add_argument("--tipo", "--type", action="append", default=None, dest="types",
+                           metavar="TIPO",
+                           help="tipo di opportunità (codice, es. tis, o nome); ripetibile "
+                                "(predefinito: tutti)")
+    p.options.add_argument("--destinatari", "--target", action="append", default=None,
+                           dest="targets", metavar="TESTO",
+                           help="solo le opportunità i cui destinatari contengono TESTO; "
+                                "ripetibile")
+    p.options.add_argument("--entro", "--within", type=_km, default=None, dest="within_km",
+                           metavar="KM", help="solo entro KM chilometri in linea d'aria")
+    p.options.add_argument("--data", "--date", "--as-of", type=_date, default=None,
+                           dest="as_of", metavar="DATA",
+                           help=f"data, gg/mm/aaaa o aaaa-mm-gg (predefinita: oggi "
+                                f"({_today()}))")
+    p.options.add_argument("--limite", "--limit", type=_count, default=20, dest="limit",
+                           metavar="N", help="al massimo N risultati (predefinito: 20)")
+    p.options.add_argument("--out", type=Path, default=None, metavar="FILE",
+                           help="scrive anche il risultato in FILE .csv o .xlsx")
+    _add_quiet(p)
+    p.set_defaults(func=_cmd_trova)
+
+    p = sub.add_parser("copertura", help="distanza dalle opportunità per comune e ambito",
+                       description="Per ogni comune dei territori, la distanza in linea d'aria "
+                                   "dall'opportunità attiva più vicina di ogni tipo "
+                                   "(copertura_comuni.csv) e, per ambito, la quota di "
+                                   "popolazione 15-64 anni oltre la soglia "
+                                   "(copertura_ambiti.csv).")
+    _add_source(p)
+    _add_territory(p.options.add_argument, "territorio (nome o sigla, es. lecco); ripetibile "
+                                           "(predefinito: tutti)")
+    p.options.add_argument("--territorio", action="append", default=argparse.SUPPRESS,
+                           dest="territory", help=argparse.SUPPRESS)
+    p.options.add_argument("--tipo", "--type", action="append", default=None, dest="types",
+                           metavar="TIPO", help="tipo di opportunità; ripetibile "
+                                                "(predefinito: tutti)")
+    p.options.add_argument("--data", "--date", "--as-of", type=_date, default=None,
+                           dest="as_of", metavar="DATA",
+                           help=f"data, gg/mm/aaaa o aaaa-mm-gg (predefinita: oggi "
+                                f"({_today()}))")
+    p.options.add_argument("--entro", "--within", type=_km, default=15.0, dest="threshold_km",
+                           metavar="KM", help="soglia in km (predefinita: 15)")
+    p.options.add_argument("--out", type=Path, required=True, metavar="CARTELLA",
+                           help="cartella dei risultati")
+    _add_quiet(p)
+    p.set_defaults(func=_cmd_copertura)
     return parser
 
 
@@ -642,6 +783,8 @@ _USAGE_MESSAGES: dict[str, str] = {
     "seed": "il seme --seed deve essere un intero >= 0",
     "territory_without_source": "--territory si usa con --from (il modello vuoto vale per "
                                 "ogni territorio)",
+    "province": "provincia sconosciuta: indicare la sigla (es. BG) o il nome",
+    "out_file": "il file --out deve terminare in .csv o .xlsx",
 }
 
 
@@ -658,7 +801,19 @@ def _explain(exc: BaseException) -> tuple[int, str]:
         lines = [format_problems(exc.problems)] if exc.problems else []
         return EXIT_DATA, "\n".join([*lines, f"Dati NON validi: {_summary(exc.problems)}."])
     status = EXIT_USAGE
-    if isinstance(exc, UnknownTerritoryError):
+    if isinstance(exc, UnknownComuneError):
+        status = EXIT_DATA
+        if exc.ambiguous:
+            text = (f"il comune {exc.name!r} esiste in più province: "
+                    f"{', '.join(exc.candidates)}; indicare la provincia, es. "
+                    f"--comune \"{exc.candidates[0]}\" oppure --provincia")
+        else:
+            near = ", ".join(exc.candidates) if exc.candidates else "nessuno"
+            text = f"comune sconosciuto {exc.name!r}; i più simili: {near}"
+    elif isinstance(exc, UnknownOpportunityTypeError):
+        text = (f"tipo di opportunità sconosciuto {exc.value!r}: tipi ammessi: "
+                f"{', '.join(exc.known)}")
+    elif isinstance(exc, UnknownTerritoryError):
         known = ", ".join(exc.known) if exc.known else "nessuno"
         text = f"territorio sconosciuto {exc.name!r}: territori disponibili: {known}"
     elif isinstance(exc, DateOrderError):
