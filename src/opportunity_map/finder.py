@@ -144,11 +144,11 @@ def opportunity_types(types: str | Iterable[str] | None, *, param: str = "types"
             lookup.setdefault(normalize_header(label.rsplit("(", 1)[1][:-1]), code)
     out: list[str] = []
     for value in given:
-        code = lookup.get(normalize_header(str(value)))
-        if code is None:
+        found = lookup.get(normalize_header(str(value)))
+        if found is None:
             raise UnknownOpportunityTypeError(str(value), OPPORTUNITY_TYPES, param=param)
-        if code not in out:
-            out.append(code)
+        if found not in out:
+            out.append(found)
     return tuple(out)
 
 
@@ -199,6 +199,14 @@ class OpportunityIndex:
 
     def __len__(self) -> int:
         return len(self.table)
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame, as_of: pd.Timestamp) -> OpportunityIndex:
+        """An index over ``table`` (``opportunity_id, lat, lon`` at least), rows as given."""
+        table = table.reset_index(drop=True)
+        tree = (cKDTree(_unit_vectors(table["lat"].to_numpy(float), table["lon"].to_numpy(float)))
+                if len(table) else None)
+        return cls(table, as_of, tree)
 
     def nearest_km(self, lat: object, lon: object) -> tuple[np.ndarray, np.ndarray]:
         """Distance (km) and row of the nearest opportunity for each point.
@@ -325,10 +333,7 @@ def index_opportunities(m: OpportunityMap, *, as_of: object = None,
         table[column] = table[column].fillna("").astype(str)
     table = table.sort_values("opportunity_id", kind="stable").reset_index(drop=True)
     columns = [c for c in FOUND_COLUMNS if c not in ("distance_km", "same_ambito")]
-    table = table[columns]
-    tree = (cKDTree(_unit_vectors(table["lat"].to_numpy(float), table["lon"].to_numpy(float)))
-            if len(table) else None)
-    return OpportunityIndex(table, t, tree)
+    return OpportunityIndex.from_table(table[columns], t)
 
 
 def find_opportunities(m: OpportunityMap | PathLike, *, comune: str, province: object = None,
@@ -580,10 +585,8 @@ def coverage(m: OpportunityMap | PathLike, *, as_of: object = None,
     lon = points["lon"].reindex(comuni["comune_code"]).to_numpy(float)
     everything = index_opportunities(themap, as_of=t)
     for code in type_codes:
-        sub = everything.table[everything.table["type"] == code].reset_index(drop=True)
-        tree = (cKDTree(_unit_vectors(sub["lat"].to_numpy(float), sub["lon"].to_numpy(float)))
-                if len(sub) else None)
-        km, _ = OpportunityIndex(sub, t, tree).nearest_km(lat, lon)
+        sub = everything.table[everything.table["type"] == code]
+        km, _ = OpportunityIndex.from_table(sub, t).nearest_km(lat, lon)
         comuni[f"km_{code}"] = km
     ambiti = _ambiti_table(comuni, type_codes, threshold_km)
     notes = (STRAIGHT_LINE_NOTE, POPULATION_NOTE,

@@ -28,9 +28,9 @@ from .schema import normalize_header
 
 __all__ = [
     "BOUNDARIES_CREDIT",
+    "WORKING_AGE",
     "ComuneMatch",
     "ambiti_from_frame",
-    "WORKING_AGE",
     "comune_key",
     "comune_points",
     "comuni",
