@@ -501,6 +501,51 @@ class Coverage:
     types: tuple[str, ...]
     notes: tuple[str, ...]
 
+    def summary(self, territory: str) -> pd.DataFrame:
+        """A short table of one territory's gaps, one row per opportunity type (Italian).
+
+        Parameters
+        ----------
+        territory : str
+            A territory slug of :attr:`comuni`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``Tipo di opportunità``, ``Comuni oltre la soglia`` (how many
+            comuni have no active opportunity of the type within
+            :attr:`threshold_km`), ``Popolazione oltre la soglia`` (their
+            working-age population) and ``Quota della popolazione`` (0-1, that
+            population over the territory's), for the types present in the map at
+            the date or with any comune within reach; sorted by share, largest first.
+
+        Notes
+        -----
+        For a type :math:`k`, with :math:`d_c^k` the distance from comune :math:`c`
+        to the nearest active opportunity of type :math:`k` (:math:`\\infty` when
+        none) and :math:`P_c` its population:
+        :math:`\text{quota}_k = \\sum_{c: d_c^k > s} P_c / \\sum_c P_c` with
+        :math:`s` the threshold.
+        """
+        rows = self.comuni[self.comuni["territory"] == territory]
+        total = float(rows["population"].sum())
+        out = []
+        for kind in self.types:
+            km = rows[f"km_{kind}"].to_numpy(dtype=float)
+            if np.isnan(km).all():
+                continue  # no opportunity of this type anywhere at the date
+            beyond = ~(km <= self.threshold_km)
+            people = float(rows.loc[beyond, "population"].sum())
+            out.append({"Tipo di opportunità": OPPORTUNITY_TYPE_LABELS.get(kind, kind),
+                        "Comuni oltre la soglia": int(beyond.sum()),
+                        "Popolazione oltre la soglia": int(people),
+                        "Quota della popolazione": people / total if total else np.nan})
+        table = pd.DataFrame(out, columns=["Tipo di opportunità", "Comuni oltre la soglia",
+                                           "Popolazione oltre la soglia",
+                                           "Quota della popolazione"])
+        return table.sort_values("Quota della popolazione", ascending=False,
+                                 kind="stable").reset_index(drop=True)
+
 
 def coverage(m: OpportunityMap | PathLike, *, as_of: object = None,
              types: str | Iterable[str] | None = None,

@@ -632,14 +632,18 @@ def _unverified_section(pdf: FPDF, unverified: pd.DataFrame) -> None:
 
 
 def _coverage_section(pdf: FPDF, coverage: pd.DataFrame) -> None:
-    _heading(pdf, "Copertura")
+    _heading(pdf, "Copertura: distanza dalle opportunità")
     shown = coverage.head(MAX_ROWS)
     rows = [[_cell(v) for v in line] for line in shown.itertuples(index=False)]
     more = _more(len(shown), len(coverage))
     if more:
         rows.append([more, *([""] * (len(coverage.columns) - 1))])
     n = max(len(coverage.columns), 1)
-    _table(pdf, [str(c) for c in coverage.columns], rows, widths=[180 / n] * n)
+    first = 60.0 if n > 1 else 180.0
+    widths = [first, *([(180 - first) / (n - 1)] * (n - 1))] if n > 1 else [180.0]
+    _table(pdf, [str(c) for c in coverage.columns], rows, widths=widths)
+    for note in coverage.attrs.get("notes", ()):
+        _paragraph(pdf, str(note), size=8)
 
 
 def _cell(value: object) -> str:

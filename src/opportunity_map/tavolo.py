@@ -25,7 +25,7 @@ import pandas as pd
 
 from ._atomic import check_output_location, check_writable, staged_outputs, write_bytes_atomic
 from ._errors import DateOrderError, OutputLocationError
-from ._format import format_date
+from ._format import format_date, format_pct
 from ._time import to_timestamp
 from .changes import (
     CHANGE_COLUMNS,
@@ -35,6 +35,7 @@ from .changes import (
     table_italian,
 )
 from .evaluation import Evaluation, check_target, evaluate
+from .finder import Coverage, coverage
 from .io import load
 from .maps import compute_figures, render_map
 from .model import OpportunityMap
@@ -218,6 +219,7 @@ def prepare_tavolo(
         notes.append(f"Attenzione: {removed} righe presenti nella versione precedente sono "
                      "state cancellate; per chiudere una riga indicare la data di fine ('al') "
                      "invece di cancellarla.")
+    gaps = coverage(m, as_of=at, territories=[slug])
     evaluation = None
     if base is not None:
         evaluation = evaluate(m.network_index(), baseline=base, as_of=at, target=target_value,
@@ -237,7 +239,7 @@ def prepare_tavolo(
         step()
         staged.append(write_pack(stage.root / names["pack"], m, territory=slug, date=at,
                                  previous=before, changes=changes, unverified=unverified,
-                                 evaluation=evaluation))
+                                 evaluation=evaluation, coverage=_coverage_table(gaps, slug)))
         step()
         staged.append(write_map_workbook(m, stage.root / names["workbook"], territory=slug,
                                          as_of=at, extra={"modifiche": _italian(changes),
@@ -260,3 +262,16 @@ def _italian(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.rename(columns=_ITALIAN_HEADERS)
     out["tabella"] = out["tabella"].map(table_italian)
     return out
+
+
+def _coverage_table(gaps: Coverage, slug: str) -> pd.DataFrame:
+    """The pack's coverage table: the territory's gaps, the share as a percentage."""
+    table = gaps.summary(slug)
+    share = "Quota della popolazione"
+    table[share] = [format_pct(100 * v, signed=False) for v in table[share]]
+    table = table.rename(columns={
+        "Comuni oltre la soglia": f"Comuni oltre {gaps.threshold_km:g} km",
+        "Popolazione oltre la soglia": f"Popolazione 15–64 anni oltre {gaps.threshold_km:g} km",
+        share: "Quota della popolazione 15–64 anni"})
+    table.attrs["notes"] = list(gaps.notes)
+    return table
