@@ -107,34 +107,39 @@
       }
       this._fillStroke(ctx, layer);
     },
-    /* A multi-line of straight segments, stroked one segment at a time: without a
-       GPU, Skia rasterises thousands of short convex strokes several times faster
-       than one path with thousands of sub-paths (same pixels). */
-    _updateOmSegments: function (layer) {
-      if (!this._drawing) { return; }
-      var parts = layer._parts, ctx = this._ctx, o = layer.options;
-      if (!parts.length || !o.stroke || o.weight === 0) { return; }
-      if (ctx.setLineDash) { ctx.setLineDash([]); }
-      ctx.globalAlpha = o.opacity;
-      ctx.lineWidth = o.weight;
-      ctx.strokeStyle = o.color;
-      ctx.lineCap = o.lineCap;
-      ctx.lineJoin = o.lineJoin;
-      for (var i = 0; i < parts.length; i++) {
-        var part = parts[i];
-        for (var k = 1; k < part.length; k++) {
-          ctx.beginPath();
-          ctx.moveTo(part[k - 1].x, part[k - 1].y);
-          ctx.lineTo(part[k].x, part[k].y);
-          ctx.stroke();
-        }
-      }
+    /* A cluster: a disc in the group's colour with a white ring, a thin dark
+       outline and the count in white (the look of the former DOM cluster icons). */
+    _updateOmCluster: function (layer) {
+      if (!this._drawing || layer._empty()) { return; }
+      var p = layer._point, ctx = this._ctx, r = layer._radius;
+      ctx.globalAlpha = 1;
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, r + 1, 0, Math.PI * 2, false);
+      ctx.fillStyle = "rgba(0,0,0,0.5)";
+      ctx.fill();
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, r, 0, Math.PI * 2, false);
+      ctx.fillStyle = "#ffffff";
+      ctx.fill();
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, r - 2, 0, Math.PI * 2, false);
+      ctx.fillStyle = layer.options.fillColor;
+      ctx.fill();
+      ctx.font = '700 12px "Helvetica Neue", Arial, Helvetica, sans-serif';
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.lineJoin = "round";
+      ctx.lineWidth = 2.5;
+      ctx.strokeStyle = "rgba(0,0,0,0.55)";
+      ctx.strokeText(layer.omLabel, p.x, p.y + 0.5);
+      ctx.fillStyle = "#ffffff";
+      ctx.fillText(layer.omLabel, p.x, p.y + 0.5);
     }
   });
-  var SegmentLines = L.Polyline.extend({
+  var ClusterMarker = L.CircleMarker.extend({
     _updatePath: function () {
-      if (this._renderer._updateOmSegments) { this._renderer._updateOmSegments(this); }
-      else { this._renderer._updatePoly(this); }
+      if (this._renderer._updateOmCluster) { this._renderer._updateOmCluster(this); }
+      else { this._renderer._updateCircle(this); }
     }
   });
   var ShapeMarker = L.CircleMarker.extend({
@@ -312,14 +317,15 @@
   /* Clustering of one group's organisations, computed for the current zoom only
      (cached per zoom) from world coordinates in typed arrays: a greedy grid (a
      point joins the nearest cluster seeded within RADIUS pixels, else seeds one).
-     Clusters are DOM icons with their count (focusable, Enter or click zooms in;
-     at the deepest zoom they list their members); lone organisations are the
-     same canvas shape markers as without clustering. Only what is in view (plus
+     Clusters are discs with their count on the markers' canvas (a click zooms
+     in; where zooming cannot split them it lists their members); lone
+     organisations are the same canvas shape markers as without clustering. Only what is in view (plus
      a margin) is on the map. */
   var RADIUS = 36;
   var GridCluster = L.FeatureGroup.extend({
-    initialize: function (world, markerOf, color, onList) {
+    initialize: function (world, markerOf, color, onList, renderer) {
       L.FeatureGroup.prototype.initialize.call(this);
+      this._renderer = renderer;
       this._world = world;            // {x: Float64Array, y: Float64Array} at zoom 0
       this._markerOf = markerOf;      // k -> canvas marker
       this._color = safeColor(color);
@@ -398,8 +404,8 @@
       var z = Math.round(map.getZoom()), list = this.clustersAt(z);
       var scale = 256 * Math.pow(2, map.getZoom());
       var b = map.getPixelBounds(), size = b.getSize();
-      var x0 = b.min.x - size.x * 0.5, x1 = b.max.x + size.x * 0.5;
-      var y0 = b.min.y - size.y * 0.5, y1 = b.max.y + size.y * 0.5;
+      var x0 = b.min.x - size.x * 0.2, x1 = b.max.x + size.x * 0.2;
+      var y0 = b.min.y - size.y * 0.2, y1 = b.max.y + size.y * 0.2;
       var next = {};
       for (var c = 0; c < list.length; c++) {
         var cl = list[c];
@@ -421,24 +427,21 @@
     _icon: function (cl, z) {
       if (cl.icon) { return cl.icon; }
       var n = cl.n, size = n < 10 ? 26 : n < 100 ? 32 : 38;
-      var div = el("div", "om-cluster");
-      div.style.background = this._color;
-      add(div, el("span", null, String(n)));
       var center = L.CRS.EPSG3857.pointToLatLng(L.point(cl.sx / n * 256, cl.sy / n * 256), 0);
-      var icon = L.marker(center, {
-        icon: L.divIcon({ html: div, className: "om-cluster-icon", iconSize: [size, size] }),
-        keyboard: true, title: n + " organizzazioni: ingrandisci", riseOnHover: true
+      var icon = new ClusterMarker(center, {
+        renderer: this._renderer, radius: size / 2, fillColor: this._color, weight: 0
       });
-      var self = this;
-      var open = function () { self._open(cl, z, center); };
-      icon.on("click", function (e) { L.DomEvent.stop(e); open(); });
-      icon.on("keypress", function (e) {
-        var key = e.originalEvent && e.originalEvent.key;
-        if (key === "Enter" || key === " ") { open(); }
-      });
+      icon.omLabel = String(n);
       icon.omCluster = cl;
+      var self = this;
+      icon.on("click", function () { self._open(cl, z, center); });
       cl.icon = icon;
       return icon;
+    },
+    clustersShown: function () {
+      var n = 0;
+      for (var key in this._shown) { if (this._shown[key].omCluster) { n += 1; } }
+      return n;
     },
     /* Zoom to the cluster's organisations; when zooming cannot separate them
        (deepest zoom, or all on one point) list them instead. */
@@ -591,7 +594,7 @@
     var groupLayers = groups.map(function (g) {
       var container = L.layerGroup();
       var flat = L.featureGroup();
-      var cluster = new GridCluster(world, markerOf, g.color, listMembers);
+      var cluster = new GridCluster(world, markerOf, g.color, listMembers, rMarkers);
       [flat, cluster].forEach(function (layer) {
         layer.on("click", onMarkerClick);
         layer.on("mouseover", onMarkerOver);
@@ -1045,8 +1048,12 @@
       });
       relLayer.eachLayer(function (pl) { lines += pl.count(); });
       var halo = newLayer.getLayers();
+      var clusters = 0;
+      groupLayers.forEach(function (gl) {
+        if (clustered && map.hasLayer(gl.container)) { clusters += gl.cluster.clustersShown(); }
+      });
       return { actors: N, markers: markersShown, relations: R, relationLines: lines,
-               newLines: halo.length ? halo[0].count() : 0 };
+               newLines: halo.length ? halo[0].count() : 0, clusters: clusters };
     }
     var api = {
       map: map, counts: counts, search: search, openActor: openActor, focusActor: focusActor,
