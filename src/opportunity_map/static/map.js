@@ -509,6 +509,10 @@
          filler. So a line w px wide is drawn as round(w) parallel hairlines spread
          over its width (same coverage, same look at a glance), all in one path. */
       var w = o.weight, n = w <= 1 ? 1 : Math.max(2, Math.round(w));
+      /* the highlight of new ties lies under the ties themselves (at least 0.5 px
+         wide, drawn over it): its middle hairline would be hidden, so only its
+         edges are drawn, like a casing */
+      if (o.omCasing && n === 3) { n = 2; }
       var step = n > 1 ? (w - 1) / (n - 1) : 0, first = -(n - 1) / 2 * step;
       ctx.lineWidth = Math.min(w, 1);
       ctx.beginPath();
@@ -549,6 +553,7 @@
     (data.levels || []).forEach(function (lv) { levels[lv.value] = lv; });
     var oppTypes = data.opportunityTypes || [];
     var cols = decode(data);
+    mark("decode");
     var props = cols.props, rels = cols.rels;
     var N = props.length, R = rels.length;
     var baselineText = itDate(data.baseline);
@@ -669,7 +674,7 @@
       });
       if (nFresh) {
         var halo = new TieSegments(world, fresh, {
-          renderer: rLines, color: "#ffc400", weight: HALO * factor, opacity: 1
+          renderer: rLines, color: "#ffc400", weight: HALO * factor, opacity: 1, omCasing: true
         });
         halo.omWeight = HALO;
         halo.addTo(newLayer);
