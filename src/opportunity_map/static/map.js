@@ -451,7 +451,8 @@
       var crs = L.CRS.EPSG3857;
       var sw = crs.pointToLatLng(L.point(cl.x0 * 256, cl.y1 * 256), 0);
       var ne = crs.pointToLatLng(L.point(cl.x1 * 256, cl.y0 * 256), 0);
-      var target = Math.min(map.getBoundsZoom(L.latLngBounds(sw, ne)), map.getMaxZoom());
+      var top = isFinite(map.getMaxZoom()) ? map.getMaxZoom() : 18;
+      var target = Math.min(map.getBoundsZoom(L.latLngBounds(sw, ne)), top);
       if (target > map.getZoom() && (cl.x1 > cl.x0 || cl.y1 > cl.y0)) {
         map.fitBounds(L.latLngBounds(sw, ne), { padding: [20, 20], maxZoom: target });
       } else {
@@ -834,7 +835,8 @@
       if (!visible[k]) { setFilter(""); }
       var gl = groupLayers[props[k].g];
       if (gl && !map.hasLayer(gl.container)) { gl.container.addTo(map); }
-      var zoom = Math.max(map.getZoom(), 12), top = map.getMaxZoom();
+      var top = isFinite(map.getMaxZoom()) ? map.getMaxZoom() : 18;
+      var zoom = Math.min(Math.max(map.getZoom(), 12), top);
       if (gl && clustered) {
         // zoom in until the organisation is out of its cluster (or as far as possible)
         while (zoom < top && !gl.cluster.aloneAt(k, Math.round(zoom))) { zoom += 1; }
