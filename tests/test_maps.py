@@ -69,7 +69,9 @@ def test_page_is_self_contained(bergamo_html: str) -> None:
                 "fontawesome", "unpkg"):
         assert lib not in lower, lib
     assert "Leaflet 1.9.3" in bergamo_html
-    assert "markerClusterGroup" in bergamo_html
+    # the map clusters with its own script: Leaflet.markercluster is not needed
+    assert "GridCluster" in bergamo_html
+    assert "markerClusterGroup" not in bergamo_html
     assert 'url("data:image/png;base64,' in bergamo_html
     assert "url(images/" not in bergamo_html
     assert "sourceMappingURL" not in bergamo_html

@@ -18,8 +18,10 @@ organisations stays fluid. Every string from the data reaches the page through
 ``textContent`` or is escaped (see :mod:`opportunity_map._html`); none is ever
 compiled by Jinja or placed in a JavaScript template literal.
 
-The pages work with no network: Leaflet and Leaflet.markercluster are inlined
-from the installed ``xstatic`` packages and rendering raises
+The pages work with no network: Leaflet is inlined from the installed
+``xstatic`` package (the map clusters organisations with its own script, and
+Leaflet.markercluster is inlined only for a folium plugin that asks for it) and
+rendering raises
 :class:`~opportunity_map._assets.ExternalAssetError` if anything would still be
 fetched from outside the file. Background tiles (OpenStreetMap) are used only
 with ``tiles="osm"``, for online use; the map is readable without them.
@@ -50,9 +52,6 @@ from . import geography
 from ._assets import (
     LEAFLET_CSS_URL,
     LEAFLET_JS_URL,
-    MARKERCLUSTER_CSS_URL,
-    MARKERCLUSTER_DEFAULT_CSS_URL,
-    MARKERCLUSTER_JS_URL,
     OfflineFigure,
     static_text,
 )
@@ -193,7 +192,7 @@ class OfflineMap(folium.Map):
         kwargs.setdefault("tiles", None)
         kwargs.setdefault("max_zoom", _MAX_ZOOM)
         super().__init__(*args, **kwargs)
-        # folium gives min/max zoom to its tile layer only; Leaflet.markercluster
+        # folium gives min/max zoom to its tile layer only; the clustering
         # needs the map's maxZoom when there is no tile layer.
         self.options["max_zoom"] = kwargs["max_zoom"]
         if kwargs.get("min_zoom") is not None:
@@ -236,11 +235,6 @@ class OpportunityLayer(JSCSSMixin):
     """
 
     _template = Template("")
-    default_js = [("markerclusterjs", MARKERCLUSTER_JS_URL)]  # noqa: RUF012
-    default_css = [  # noqa: RUF012
-        ("markerclustercss", MARKERCLUSTER_CSS_URL),
-        ("markerclusterdefaultcss", MARKERCLUSTER_DEFAULT_CSS_URL),
-    ]
 
     def __init__(self, data: Mapping[str, Any], *,
                  kind: Literal["territory", "index"] = "territory", cluster: bool = True,

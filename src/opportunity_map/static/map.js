@@ -107,34 +107,39 @@
       }
       this._fillStroke(ctx, layer);
     },
-    /* A multi-line of straight segments, stroked one segment at a time: without a
-       GPU, Skia rasterises thousands of short convex strokes several times faster
-       than one path with thousands of sub-paths (same pixels). */
-    _updateOmSegments: function (layer) {
-      if (!this._drawing) { return; }
-      var parts = layer._parts, ctx = this._ctx, o = layer.options;
-      if (!parts.length || !o.stroke || o.weight === 0) { return; }
-      if (ctx.setLineDash) { ctx.setLineDash([]); }
-      ctx.globalAlpha = o.opacity;
-      ctx.lineWidth = o.weight;
-      ctx.strokeStyle = o.color;
-      ctx.lineCap = o.lineCap;
-      ctx.lineJoin = o.lineJoin;
-      for (var i = 0; i < parts.length; i++) {
-        var part = parts[i];
-        for (var k = 1; k < part.length; k++) {
-          ctx.beginPath();
-          ctx.moveTo(part[k - 1].x, part[k - 1].y);
-          ctx.lineTo(part[k].x, part[k].y);
-          ctx.stroke();
-        }
-      }
+    /* A cluster: a disc in the group's colour with a white ring, a thin dark
+       outline and the count in white (the look of the former DOM cluster icons). */
+    _updateOmCluster: function (layer) {
+      if (!this._drawing || layer._empty()) { return; }
+      var p = layer._point, ctx = this._ctx, r = layer._radius;
+      ctx.globalAlpha = 1;
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, r + 1, 0, Math.PI * 2, false);
+      ctx.fillStyle = "rgba(0,0,0,0.5)";
+      ctx.fill();
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, r, 0, Math.PI * 2, false);
+      ctx.fillStyle = "#ffffff";
+      ctx.fill();
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, r - 2, 0, Math.PI * 2, false);
+      ctx.fillStyle = layer.options.fillColor;
+      ctx.fill();
+      ctx.font = '700 12px "Helvetica Neue", Arial, Helvetica, sans-serif';
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.lineJoin = "round";
+      ctx.lineWidth = 2.5;
+      ctx.strokeStyle = "rgba(0,0,0,0.55)";
+      ctx.strokeText(layer.omLabel, p.x, p.y + 0.5);
+      ctx.fillStyle = "#ffffff";
+      ctx.fillText(layer.omLabel, p.x, p.y + 0.5);
     }
   });
-  var SegmentLines = L.Polyline.extend({
+  var ClusterMarker = L.CircleMarker.extend({
     _updatePath: function () {
-      if (this._renderer._updateOmSegments) { this._renderer._updateOmSegments(this); }
-      else { this._renderer._updatePoly(this); }
+      if (this._renderer._updateOmCluster) { this._renderer._updateOmCluster(this); }
+      else { this._renderer._updateCircle(this); }
     }
   });
   var ShapeMarker = L.CircleMarker.extend({
@@ -215,6 +220,8 @@
       return otherMail[k] !== undefined ? (S[otherMail[k]] || "") : "mailto:" + s(email, k);
     }
     var props = new Array(N), latlngs = new Array(N);
+    // Web Mercator at scale 1 (Leaflet's EPSG:3857 pixel = world * 256 * 2^zoom)
+    var world = { x: new Float64Array(N), y: new Float64Array(N) }, MAXLAT = 85.0511287798;
     for (var i = 0; i < N; i++) {
       props[i] = {
         id: ids[i], n: name ? String(name[i]) : "", k: s(kind, i), g: group ? group[i] : 0,
@@ -222,7 +229,11 @@
         w: s(web, i), wh: webHref(i), e: s(email, i), eh: emailHref(i),
         x: flags ? flags[i] & 1 : 0, d: degree ? degree[i] : 0, o: null
       };
-      latlngs[i] = L.latLng(lat[i] / scale, lon[i] / scale);
+      var la = Math.max(Math.min(lat[i] / scale, MAXLAT), -MAXLAT), lo = lon[i] / scale;
+      latlngs[i] = L.latLng(la, lo);
+      var sin = Math.sin(la * Math.PI / 180);
+      world.x[i] = lo / 360 + 0.5;
+      world.y[i] = 0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI);
     }
     var oa = O.actor || [], M = oa.length;
     var ot = col(O, "type", M), on = col(O, "name", M), oc = col(O, "capacity", M);
@@ -248,7 +259,7 @@
       row[7] = (multi.kinds || [])[q] || [row[2]];
       row[8] = (multi.relations || [])[q] || 1;
     }
-    return { props: props, latlngs: latlngs, rels: rels };
+    return { props: props, latlngs: latlngs, world: world, rels: rels };
   }
 
   // ---------------------------------------------------------------- the map
@@ -303,24 +314,231 @@
           fillColor: safeColor(group.color), fillOpacity: 0.92 };
   }
 
-  function clusterGroup(color) {
-    var c = safeColor(color);
-    return L.markerClusterGroup({
-      maxClusterRadius: 36,
-      showCoverageOnHover: false,
-      spiderfyOnMaxZoom: true,
-      chunkedLoading: false,
-      removeOutsideVisibleBounds: true,
-      iconCreateFunction: function (cluster) {
-        var n = cluster.getChildCount();
-        var size = n < 10 ? 26 : n < 100 ? 32 : 38;
-        var div = el("div", "om-cluster");
-        div.style.background = c;
-        add(div, el("span", null, String(n)));
-        return L.divIcon({ html: div, className: "om-cluster-icon", iconSize: [size, size] });
+  /* Clustering of one group's organisations, computed for the current zoom only
+     (cached per zoom) from world coordinates in typed arrays: a greedy grid (a
+     point joins the nearest cluster seeded within RADIUS pixels, else seeds one).
+     Clusters are discs with their count on the markers' canvas (a click zooms
+     in; where zooming cannot split them it lists their members); lone
+     organisations are the same canvas shape markers as without clustering. Only what is in view (plus
+     a margin) is on the map. */
+  var RADIUS = 36;
+  var GridCluster = L.FeatureGroup.extend({
+    initialize: function (world, markerOf, color, onList, renderer) {
+      L.FeatureGroup.prototype.initialize.call(this);
+      this._renderer = renderer;
+      this._world = world;            // {x: Float64Array, y: Float64Array} at zoom 0
+      this._markerOf = markerOf;      // k -> canvas marker
+      this._color = safeColor(color);
+      this._onList = onList;          // (members, latlng) -> shows a list
+      this._members = [];
+      this._cache = {};
+      this._shown = {};
+    },
+    setMembers: function (members) {
+      this._members = members;
+      this._cache = {};
+      if (this._map) { this._clearShown(); this._refresh(); }
+      return this;
+    },
+    size: function () { return this._members.length; },
+    onAdd: function (map) {
+      L.FeatureGroup.prototype.onAdd.call(this, map);
+      map.on("zoomend moveend", this._refresh, this);
+      this._refresh();
+    },
+    onRemove: function (map) {
+      map.off("zoomend moveend", this._refresh, this);
+      this._clearShown();
+      L.FeatureGroup.prototype.onRemove.call(this, map);
+    },
+    _clearShown: function () {
+      for (var key in this._shown) { this.removeLayer(this._shown[key]); }
+      this._shown = {};
+    },
+    /* The clusters at integer zoom z: {n, sx, sy, x0, y0, x1, y1, first, members, of}. */
+    clustersAt: function (z) {
+      var cached = this._cache[z];
+      if (cached) { return cached; }
+      var wx = this._world.x, wy = this._world.y, s = 256 * Math.pow(2, z) / RADIUS;
+      var members = this._members, M = members.length;
+      var cells = new Map(), list = [], r2 = 1;
+      for (var m = 0; m < M; m++) {
+        var k = members[m], gx = wx[k] * s, gy = wy[k] * s;
+        var cx = Math.floor(gx), cy = Math.floor(gy), best = -1, bestD = r2;
+        for (var dx = -1; dx <= 1; dx++) {
+          for (var dy = -1; dy <= 1; dy++) {
+            var cell = cells.get((cx + dx) * 67108864 + (cy + dy));
+            if (!cell) { continue; }
+            for (var q = 0; q < cell.length; q++) {
+              var c = list[cell[q]], ex = c.gx - gx, ey = c.gy - gy, d = ex * ex + ey * ey;
+              if (d <= bestD) { bestD = d; best = cell[q]; }
+            }
+          }
+        }
+        if (best < 0) {
+          best = list.length;
+          list.push({ gx: gx, gy: gy, n: 0, sx: 0, sy: 0, x0: wx[k], y0: wy[k], x1: wx[k],
+                      y1: wy[k], members: [] });
+          var key = cx * 67108864 + cy, own = cells.get(key);
+          if (own) { own.push(best); } else { cells.set(key, [best]); }
+        }
+        var cl = list[best];
+        cl.n += 1; cl.sx += wx[k]; cl.sy += wy[k]; cl.members.push(k);
+        if (wx[k] < cl.x0) { cl.x0 = wx[k]; } if (wx[k] > cl.x1) { cl.x1 = wx[k]; }
+        if (wy[k] < cl.y0) { cl.y0 = wy[k]; } if (wy[k] > cl.y1) { cl.y1 = wy[k]; }
       }
-    });
-  }
+      this._cache[z] = list;
+      return list;
+    },
+    /* Is organisation k alone (not in a cluster) at zoom z? */
+    aloneAt: function (k, z) {
+      var list = this.clustersAt(z);
+      for (var c = 0; c < list.length; c++) {
+        if (list[c].members.indexOf(k) >= 0) { return list[c].n === 1; }
+      }
+      return true;
+    },
+    _refresh: function () {
+      var map = this._map;
+      if (!map || map._animatingZoom) { return; }
+      var z = Math.round(map.getZoom()), list = this.clustersAt(z);
+      var scale = 256 * Math.pow(2, map.getZoom());
+      var b = map.getPixelBounds(), size = b.getSize();
+      var x0 = b.min.x - size.x * 0.2, x1 = b.max.x + size.x * 0.2;
+      var y0 = b.min.y - size.y * 0.2, y1 = b.max.y + size.y * 0.2;
+      var next = {};
+      for (var c = 0; c < list.length; c++) {
+        var cl = list[c];
+        var px = cl.n === 1 ? cl.sx : cl.sx / cl.n, py = cl.n === 1 ? cl.sy : cl.sy / cl.n;
+        px *= scale; py *= scale;
+        if (px < x0 || px > x1 || py < y0 || py > y1) { continue; }
+        var key = z + ":" + c, layer = this._shown[key];
+        if (!layer) {
+          layer = cl.n === 1 ? this._markerOf(cl.members[0]) : this._icon(cl, z);
+          this.addLayer(layer);
+        }
+        next[key] = layer;
+      }
+      for (var old in this._shown) {
+        if (!next[old]) { this.removeLayer(this._shown[old]); }
+      }
+      this._shown = next;
+    },
+    _icon: function (cl, z) {
+      if (cl.icon) { return cl.icon; }
+      var n = cl.n, size = n < 10 ? 26 : n < 100 ? 32 : 38;
+      var center = L.CRS.EPSG3857.pointToLatLng(L.point(cl.sx / n * 256, cl.sy / n * 256), 0);
+      var icon = new ClusterMarker(center, {
+        renderer: this._renderer, radius: size / 2, fillColor: this._color, weight: 0
+      });
+      icon.omLabel = String(n);
+      icon.omCluster = cl;
+      var self = this;
+      icon.on("click", function () { self._open(cl, z, center); });
+      cl.icon = icon;
+      return icon;
+    },
+    clustersShown: function () {
+      var n = 0;
+      for (var key in this._shown) { if (this._shown[key].omCluster) { n += 1; } }
+      return n;
+    },
+    /* Zoom to the cluster's organisations; when zooming cannot separate them
+       (deepest zoom, or all on one point) list them instead. */
+    _open: function (cl, z, center) {
+      var map = this._map;
+      if (!map) { return; }
+      var crs = L.CRS.EPSG3857;
+      var sw = crs.pointToLatLng(L.point(cl.x0 * 256, cl.y1 * 256), 0);
+      var ne = crs.pointToLatLng(L.point(cl.x1 * 256, cl.y0 * 256), 0);
+      var top = isFinite(map.getMaxZoom()) ? map.getMaxZoom() : 18;
+      var target = Math.min(map.getBoundsZoom(L.latLngBounds(sw, ne)), top);
+      if (target > map.getZoom() && (cl.x1 > cl.x0 || cl.y1 > cl.y0)) {
+        map.fitBounds(L.latLngBounds(sw, ne), { padding: [20, 20], maxZoom: target });
+      } else {
+        this._onList(cl.members, center);
+      }
+    }
+  });
+
+  /* Ties of one style drawn on a canvas renderer as straight segments from
+     organisation world coordinates (typed arrays), in one pass: no Polyline,
+     no per-point objects. Not interactive. */
+  var TieSegments = L.Path.extend({
+    options: { interactive: false, lineCap: "butt", fill: false },
+    initialize: function (world, pairs, options) {
+      L.setOptions(this, options);
+      this._world = world;
+      this._pairs = pairs;            // Int32Array [a0, b0, a1, b1, ...]
+      var wx = world.x, wy = world.y, x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (var i = 0; i < pairs.length; i++) {
+        var k = pairs[i];
+        if (wx[k] < x0) { x0 = wx[k]; } if (wx[k] > x1) { x1 = wx[k]; }
+        if (wy[k] < y0) { y0 = wy[k]; } if (wy[k] > y1) { y1 = wy[k]; }
+      }
+      this._wb = [x0, y0, x1, y1];
+    },
+    count: function () { return this._pairs.length / 2; },
+    _project: function () {
+      var map = this._map;
+      this._scale = 256 * Math.pow(2, map.getZoom());
+      this._origin = map.getPixelOrigin();
+      this._updateBounds();
+    },
+    _updateBounds: function () {
+      if (!this._scale) { return; }
+      var w = (this.options.weight || 0) / 2 + 1, s = this._scale, o = this._origin, b = this._wb;
+      this._pxBounds = this._pairs.length
+        ? L.bounds([b[0] * s - o.x - w, b[1] * s - o.y - w], [b[2] * s - o.x + w, b[3] * s - o.y + w])
+        : undefined;
+    },
+    _update: function () {},
+    _empty: function () { return !this._pairs.length; },
+    _containsPoint: function () { return false; },
+    _updatePath: function () {
+      var r = this._renderer;
+      if (!r._drawing || !this._pairs.length) { return; }
+      var ctx = r._ctx, o = this.options, wx = this._world.x, wy = this._world.y;
+      var pairs = this._pairs, s = this._scale, ox = this._origin.x, oy = this._origin.y;
+      var b = r._bounds, bx0 = b.min.x, by0 = b.min.y, bx1 = b.max.x, by1 = b.max.y;
+      if (ctx.setLineDash) { ctx.setLineDash([]); }
+      ctx.globalAlpha = o.opacity;
+      ctx.strokeStyle = o.color;
+      ctx.lineCap = o.lineCap;
+      /* Without a GPU, Skia rasterises anti-aliased hairlines (width <= 1 px) several
+         times faster than wider strokes, which go through its supersampling path
+         filler. So a line w px wide is drawn as round(w) parallel hairlines spread
+         over its width (same coverage, same look at a glance), all in one path. */
+      var w = o.weight, n = w <= 1 ? 1 : Math.max(2, Math.round(w));
+      /* the highlight of new ties lies under the ties themselves (at least 0.5 px
+         wide, drawn over it): its middle hairline would be hidden, so only its
+         edges are drawn, like a casing */
+      if (o.omCasing && n === 3) { n = 2; }
+      var step = n > 1 ? (w - 1) / (n - 1) : 0, first = -(n - 1) / 2 * step;
+      ctx.lineWidth = Math.min(w, 1);
+      ctx.beginPath();
+      for (var i = 0; i < pairs.length; i += 2) {
+        var a = pairs[i], c = pairs[i + 1];
+        var xa = wx[a] * s - ox, ya = wy[a] * s - oy, xc = wx[c] * s - ox, yc = wy[c] * s - oy;
+        if ((xa < bx0 && xc < bx0) || (xa > bx1 && xc > bx1) ||
+            (ya < by0 && yc < by0) || (ya > by1 && yc > by1)) { continue; }
+        if (n === 1) {
+          ctx.moveTo(xa, ya);
+          ctx.lineTo(xc, yc);
+          continue;
+        }
+        var dx = xc - xa, dy = yc - ya, len = Math.sqrt(dx * dx + dy * dy);
+        if (!len) { continue; }
+        var nx = -dy / len, ny = dx / len;
+        for (var q = 0; q < n; q++) {
+          var off = first + q * step;
+          ctx.moveTo(xa + nx * off, ya + ny * off);
+          ctx.lineTo(xc + nx * off, yc + ny * off);
+        }
+      }
+      ctx.stroke();
+    }
+  });
 
   function render(map, data, options) {
     options = options || {};
@@ -336,6 +554,7 @@
     (data.levels || []).forEach(function (lv) { levels[lv.value] = lv; });
     var oppTypes = data.opportunityTypes || [];
     var cols = decode(data);
+    mark("decode");
     var props = cols.props, rels = cols.rels;
     var N = props.length, R = rels.length;
     var baselineText = itDate(data.baseline);
@@ -352,18 +571,24 @@
     mark("boundaries");
     // ---- actors
     var rMarkers = L.canvas({ pane: pane(map, "omMarkers", 420) });
-    var latlngs = cols.latlngs, markers = new Array(N);
+    var latlngs = cols.latlngs, world = cols.world, markers = new Array(N);
     var visible = new Array(N), offers = new Array(N), adjacency = new Array(N);
+    /* canvas markers are made when first shown (clustered, most never are) */
+    function markerOf(k) {
+      var mk = markers[k];
+      if (!mk) {
+        var group = groups[props[k].g] || { shape: "circle", color: "#777777" };
+        mk = markers[k] = new ShapeMarker(latlngs[k],
+          L.extend({ renderer: rMarkers }, markerStyle(group, !!props[k].x)));
+        mk.omIndex = k;
+      }
+      return mk;
+    }
     for (var i = 0; i < N; i++) {
-      var p = props[i];
-      var group = groups[p.g] || { shape: "circle", color: "#777777" };
-      var mk = new ShapeMarker(latlngs[i],
-        L.extend({ renderer: rMarkers }, markerStyle(group, !!p.x)));
-      mk.omIndex = i;
-      markers[i] = mk;
       visible[i] = true;
       offers[i] = {};
-      (p.o || []).forEach(function (o) { offers[i][o[0]] = true; });
+      var po = props[i].o;
+      if (po) { for (var oi = 0; oi < po.length; oi++) { offers[i][po[oi][0]] = true; } }
       adjacency[i] = [];
     }
     for (var r = 0; r < R; r++) {
@@ -375,7 +600,7 @@
     var groupLayers = groups.map(function (g) {
       var container = L.layerGroup();
       var flat = L.featureGroup();
-      var cluster = clusterGroup(g.color);
+      var cluster = new GridCluster(world, markerOf, g.color, listMembers, rMarkers);
       [flat, cluster].forEach(function (layer) {
         layer.on("click", onMarkerClick);
         layer.on("mouseover", onMarkerOver);
@@ -391,11 +616,10 @@
         var inner = clustered ? gl.cluster : gl.flat;
         gl.container.clearLayers();
         gl.flat.clearLayers();
-        gl.cluster.clearLayers();
         var list = [];
-        gl.members.forEach(function (k) { if (visible[k]) { list.push(markers[k]); } });
-        if (clustered) { gl.cluster.addLayers(list); }
-        else { list.forEach(function (m) { gl.flat.addLayer(m); }); }
+        gl.members.forEach(function (k) { if (visible[k]) { list.push(k); } });
+        gl.cluster.setMembers(clustered ? list : []);
+        if (!clustered) { list.forEach(function (k) { gl.flat.addLayer(markerOf(k)); }); }
         gl.container.addLayer(inner);
       });
     }
@@ -415,33 +639,43 @@
     function buildRelations() {
       relLayer.clearLayers();
       newLayer.clearLayers();
-      var buckets = {}, fresh = [];
+      var counts = {}, keys = [], nFresh = 0, k, rel, key;
       shownRelations = 0;
-      for (var k = 0; k < R; k++) {
-        var rel = rels[k];
+      var shown = new Uint8Array(R);
+      for (k = 0; k < R; k++) {
+        rel = rels[k];
         if (!visible[rel[0]] || !visible[rel[1]]) { continue; }
-        var seg = [latlngs[rel[0]], latlngs[rel[1]]];
-        var key = rel[2] + "|" + rel[3];
-        (buckets[key] || (buckets[key] = [])).push(seg);
-        if (rel[5]) { fresh.push(seg); }
+        shown[k] = 1;
+        key = (rel[2] + 1) * 64 + rel[3];
+        if (!counts[key]) { counts[key] = 0; keys.push(key); }
+        counts[key] += 1;
+        if (rel[5]) { nFresh += 1; }
         shownRelations += 1;
       }
+      var pairs = {}, fill = {}, fresh = new Int32Array(nFresh * 2), f = 0;
+      keys.forEach(function (kk) { pairs[kk] = new Int32Array(counts[kk] * 2); fill[kk] = 0; });
+      for (k = 0; k < R; k++) {
+        if (!shown[k]) { continue; }
+        rel = rels[k];
+        key = (rel[2] + 1) * 64 + rel[3];
+        var arr = pairs[key], at = fill[key];
+        arr[at] = rel[0]; arr[at + 1] = rel[1]; fill[key] = at + 2;
+        if (rel[5]) { fresh[f] = rel[0]; fresh[f + 1] = rel[1]; f += 2; }
+      }
       var factor = lineFactor();
-      Object.keys(buckets).forEach(function (key) {
-        var parts = key.split("|");
-        var kind = relKinds[+parts[0]] || { color: "#777777" };
-        var level = levels[+parts[1]] || { weight: 1.5 };
-        var line = new SegmentLines(buckets[key], {
-          renderer: rLines, interactive: false, color: safeColor(kind.color),
-          weight: level.weight * factor, opacity: 1, lineCap: "butt"
+      keys.forEach(function (kk) {
+        var kind = relKinds[Math.floor(kk / 64) - 1] || { color: "#777777" };
+        var level = levels[kk % 64] || { weight: 1.5 };
+        var line = new TieSegments(world, pairs[kk], {
+          renderer: rLines, color: safeColor(kind.color),
+          weight: level.weight * factor, opacity: 1
         });
         line.omWeight = level.weight;
         line.addTo(relLayer);
       });
-      if (fresh.length) {
-        var halo = new SegmentLines(fresh, {
-          renderer: rLines, interactive: false, color: "#ffc400", weight: HALO * factor,
-          opacity: 1, lineCap: "butt"
+      if (nFresh) {
+        var halo = new TieSegments(world, fresh, {
+          renderer: rLines, color: "#ffc400", weight: HALO * factor, opacity: 1, omCasing: true
         });
         halo.omWeight = HALO;
         halo.addTo(newLayer);
@@ -578,26 +812,37 @@
     function openActor(k) {
       popup.setLatLng(latlngs[k]).setContent(buildPopup(k)).openOn(map);
     }
-    var focusToken = 0;
+    /* A cluster that zooming cannot split (same point, or deepest zoom): its
+       organisations as a list of buttons in a popup. */
+    function listMembers(members, center) {
+      var box = el("div", "om-pop");
+      add(box, el("h3", null, members.length + " organizzazioni in questo punto"));
+      var ul = add(box, el("ul", "om-list om-members"));
+      members.slice().sort(function (a, b) {
+        return String(props[a].n).localeCompare(String(props[b].n), "it");
+      }).forEach(function (k) {
+        var li = add(ul, el("li"));
+        add(li, symbolNode(groupOf(k).shape, groupOf(k).color, !!props[k].x));
+        var btn = add(li, el("button", "om-link", props[k].n));
+        btn.type = "button";
+        // the list is replaced by the popup of k before the click reaches the map,
+        // which would then take it for a click on the map and close the popup
+        btn.addEventListener("click", function (ev) { ev.stopPropagation(); openActor(k); });
+      });
+      popup.setLatLng(center).setContent(box).openOn(map);
+    }
     function focusActor(k) {
       if (!visible[k]) { setFilter(""); }
       var gl = groupLayers[props[k].g];
       if (gl && !map.hasLayer(gl.container)) { gl.container.addTo(map); }
-      if (gl && clustered && gl.cluster.hasLayer(markers[k]) && !map.hasLayer(markers[k])) {
-        // inside a cluster: zoom (or spiderfy) until it shows; markercluster does
-        // not always call back when nothing has to move, hence the fallback
-        map.closePopup(popup);
-        var token = ++focusToken;
-        var finish = function () {
-          if (token === focusToken) { focusToken += 1; openActor(k); }
-        };
-        gl.cluster.zoomToShowLayer(markers[k], finish);
-        global.setTimeout(finish, 1500);
-      } else {
-        focusToken += 1;
-        map.setView(latlngs[k], Math.max(map.getZoom(), 12), { animate: false });
-        openActor(k);
+      var top = isFinite(map.getMaxZoom()) ? map.getMaxZoom() : 18;
+      var zoom = Math.min(Math.max(map.getZoom(), 12), top);
+      if (gl && clustered) {
+        // zoom in until the organisation is out of its cluster (or as far as possible)
+        while (zoom < top && !gl.cluster.aloneAt(k, Math.round(zoom))) { zoom += 1; }
       }
+      map.setView(latlngs[k], Math.min(zoom, top), { animate: false });
+      openActor(k);
     }
 
     // ---- filter and search
@@ -806,12 +1051,16 @@
     function counts() {
       var markersShown = 0, lines = 0;
       groupLayers.forEach(function (gl) {
-        markersShown += (clustered ? gl.cluster : gl.flat).getLayers().length;
+        markersShown += clustered ? gl.cluster.size() : gl.flat.getLayers().length;
       });
-      relLayer.eachLayer(function (pl) { lines += pl.getLatLngs().length; });
+      relLayer.eachLayer(function (pl) { lines += pl.count(); });
       var halo = newLayer.getLayers();
+      var clusters = 0;
+      groupLayers.forEach(function (gl) {
+        if (clustered && map.hasLayer(gl.container)) { clusters += gl.cluster.clustersShown(); }
+      });
       return { actors: N, markers: markersShown, relations: R, relationLines: lines,
-               newLines: halo.length ? halo[0].getLatLngs().length : 0 };
+               newLines: halo.length ? halo[0].count() : 0, clusters: clusters };
     }
     var api = {
       map: map, counts: counts, search: search, openActor: openActor, focusActor: focusActor,
