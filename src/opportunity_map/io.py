@@ -29,6 +29,7 @@ from ._validate import (
     POSITION_COLUMNS,
     ROW_COLUMN,
     convert_table,
+    regex_mask,
     suggest,
 )
 from ._xlsx import Sheet, write_workbook
@@ -142,6 +143,7 @@ def _assemble(path: Path, territories_path: PathLike | None
         problems += found_problems
         if not found and (table := table_of_file(file)) is not None:
             unreadable.add(table.name)
+    found = []  # the tables are held by raws alone, to be let go one by one
     territories, ambiti, territory_problems = _territories(path, territories_path)
     problems += territory_problems
     if territories is None:
@@ -149,7 +151,9 @@ def _assemble(path: Path, territories_path: PathLike | None
     raws = [r for r in raws if r.table.name in TABLES]
     typed: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     headers: dict[str, dict[str, str]] = {name: {} for name in TABLES}
-    for raw in raws:
+    raws.reverse()
+    while raws:  # each raw table is let go once converted (its cells are held twice)
+        raw = raws.pop()
         frame, found_problems = convert_table(raw)
         problems += found_problems
         typed[raw.table.name].append(frame)
@@ -328,6 +332,15 @@ def _references(frames: dict[str, pd.DataFrame], headers: dict[str, dict[str, st
     return out
 
 
+#: RE2 patterns of websites and e-mails written the plain way (ASCII letters,
+#: digits and a few marks): a subset of what ``safe_href`` / ``safe_mailto``
+#: accept, so only the other values are checked one by one.
+_PLAIN_CONTACT = {
+    "website": r"^https?://[A-Za-z0-9.\-]+(?:/[A-Za-z0-9._~/\-]*)?$",
+    "email": r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+$",
+}
+
+
 def _contact_problems(actors: pd.DataFrame, headers: dict[str, str]) -> list[Problem]:
     """Warnings for websites and e-mails the maps will show as plain text, not as links."""
     from ._html import safe_href, safe_mailto
@@ -338,7 +351,9 @@ def _contact_problems(actors: pd.DataFrame, headers: dict[str, str]) -> list[Pro
               ("email", safe_mailto, "e-mail non valida {} (sarà mostrata come testo)"))
     for column, check, message in checks:
         values = actors[column].astype(str)
-        bad = [v for v in pd.unique(values) if v != "" and check(v) is None]
+        plain = regex_mask(values, _PLAIN_CONTACT[column])
+        rest = values if plain is None else values[~plain]
+        bad = [v for v in pd.unique(rest) if v != "" and check(v) is None]
         if not bad:
             continue
         for i in np.flatnonzero(values.isin(bad).to_numpy()):
