@@ -437,7 +437,24 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
     No Unicode normalisation: a value comes back from every output exactly as it
     was read (matching of comuni and headers is forgiving on its own).
     """
-    return frame.astype(str).apply(lambda column: column.str.strip())
+    frame = frame.astype(str)
+    for j in range(len(frame.columns)):  # column by column: at most one column held twice
+        column = frame.iloc[:, j]
+        stripped = column.str.strip()
+        if not stripped.equals(column):
+            frame.isetitem(j, stripped)
+    return frame
+
+
+def _objects(values: pd.Series) -> pd.Series:
+    """``values.astype(object)``, with one Python string per distinct value.
+
+    Ids repeated across a million relations then cost one string each, not one per cell.
+    """
+    codes, uniques = pd.factorize(values)
+    if len(codes) and codes.min() < 0:  # a missing value: convert the plain way
+        return values.astype(object)
+    return pd.Series(np.asarray(uniques, dtype=object)[codes], index=values.index, dtype=object)
 
 
 def _map_headers(raw: RawTable, col: _Collector) -> dict[str, str]:
@@ -707,7 +724,7 @@ def _convert_column(c: Column, values: pd.Series, table: Table, col: _Collector,
         if c.required:
             col.add(np.flatnonzero((values == "").to_numpy()), header,
                     "valore obbligatorio mancante")
-        return values.astype(object)
+        return _objects(values)
     if c.type == "kind":
         return _convert_kind(values, table, "tipo", col, header)
     if c.type == "level":
@@ -760,7 +777,7 @@ def convert_table(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
     used = set(mapping.values())
     for header in frame.columns:
         if header not in used and normalize_header(header) not in DERIVED_COLUMNS:
-            out[header] = frame[header].astype(object)
+            out[header] = _objects(frame[header])
     typed = pd.DataFrame(out, index=frame.index)
     typed[FILE_COLUMN] = raw.file
     typed[ROW_COLUMN] = raw.rows
