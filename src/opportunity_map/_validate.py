@@ -446,15 +446,30 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+#: Columns naming an actor in another table: the same ids repeat there.
+_ACTOR_REFERENCES = ("source", "target", "actor_id")
+
+
 def _objects(values: pd.Series) -> pd.Series:
     """``values.astype(object)``, with one Python string per distinct value.
 
     Ids repeated across a million relations then cost one string each, not one per cell.
     """
-    codes, uniques = pd.factorize(values)
-    if len(codes) and codes.min() < 0:  # a missing value: convert the plain way
+    if not (_ARROW and isinstance(values.dtype, pd.StringDtype)
+            and values.dtype.storage == "pyarrow"):
+        return values.astype(object)  # pragma: no cover - pyarrow comes with pandas' strings
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(values.array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.null_count:  # a missing value: convert the plain way
         return values.astype(object)
-    return pd.Series(np.asarray(uniques, dtype=object)[codes], index=values.index, dtype=object)
+    encoded = pc.dictionary_encode(array)
+    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+    cells = distinct[encoded.indices.to_numpy()]
+    return pd.Series(cells, index=values.index, dtype=object)
 
 
 def _map_headers(raw: RawTable, col: _Collector) -> dict[str, str]:
@@ -724,7 +739,7 @@ def _convert_column(c: Column, values: pd.Series, table: Table, col: _Collector,
         if c.required:
             col.add(np.flatnonzero((values == "").to_numpy()), header,
                     "valore obbligatorio mancante")
-        return _objects(values)
+        return _objects(values) if c.name in _ACTOR_REFERENCES else values.astype(object)
     if c.type == "kind":
         return _convert_kind(values, table, "tipo", col, header)
     if c.type == "level":
@@ -777,7 +792,7 @@ def convert_table(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
     used = set(mapping.values())
     for header in frame.columns:
         if header not in used and normalize_header(header) not in DERIVED_COLUMNS:
-            out[header] = _objects(frame[header])
+            out[header] = frame[header].astype(object)
     typed = pd.DataFrame(out, index=frame.index)
     typed[FILE_COLUMN] = raw.file
     typed[ROW_COLUMN] = raw.rows

@@ -32,7 +32,6 @@ from ._validate import (
     regex_mask,
     suggest,
 )
-from ._xlsx import Sheet, write_workbook
 from .model import OpportunityMap
 from .schema import KIND_TO_GROUP, TABLES, normalize_header
 
@@ -687,6 +686,8 @@ def save(m: OpportunityMap, path: PathLike, *, driver: str | None = None) -> Pat
                 # CRLF (RFC 4180): a line break or lone CR inside a cell is quoted
                 frame.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\r\n")
     elif kind == "xlsx":
+        from ._xlsx import Sheet, write_workbook  # only saving needs the workbook writer
+
         sheets = [Sheet(name, frame, freeze_header=True)
                   for name, frame in _typed_for_xlsx(m, tables).items()]
         sheets.append(Sheet("territories", _territories_table(m), freeze_header=True))
