@@ -713,9 +713,15 @@ def _convert_date(values: pd.Series, col: _Collector, header: str, *,
             endless.append(text)
             return None
 
-    done, dates = _plain_dates(values)
-    others = ~done & (values != "").to_numpy()  # an empty cell is no date (NaT)
-    rest = values[others]
+    # each distinct text converted once: a million relations hold a few thousand dates
+    codes, uniques = pd.factorize(values)
+    if len(codes) and codes.min() < 0:  # a missing value: not text, convert cell by cell
+        codes, distinct = np.arange(len(values)), values.reset_index(drop=True)
+    else:
+        distinct = pd.Series(uniques, dtype=values.dtype)
+    done, dates = _plain_dates(distinct)
+    others = ~done & (distinct != "").to_numpy()  # an empty cell is no date (NaT)
+    rest = distinct[others]
     parsed, errors = _parse_distinct(rest, parse)
     for v in endless:
         errors[v] = (f"{v} indica 'senza fine': trattato come data di fine vuota" if until
@@ -730,7 +736,7 @@ def _convert_date(values: pd.Series, col: _Collector, header: str, *,
             col.add(idx, header, [chosen[values.iloc[i]] for i in idx], severity)
     if len(rest):
         dates[others] = pd.to_datetime(_lookup(rest, parsed)).to_numpy(dtype="datetime64[ns]")
-    return pd.Series(dates, index=values.index, dtype="datetime64[ns]")
+    return pd.Series(dates[codes], index=values.index, dtype="datetime64[ns]")
 
 
 def _convert_column(c: Column, values: pd.Series, table: Table, col: _Collector,
