@@ -527,10 +527,14 @@ def _check_coordinates(actors: pd.DataFrame, lat: np.ndarray, lon: np.ndarray,
         return problems
     idx = np.flatnonzero(check)
     where = _locate(lon[idx], lat[idx])
-    swapped = _locate(lat[idx], lon[idx])
     comuni = geo.comuni()
     settled = (codes[idx] >= 0) & (where == codes[idx])  # the point is in its own comune
-    for k in np.flatnonzero(~settled):
+    unsettled = np.flatnonzero(~settled)
+    # the swapped point is looked up for the points not settled alone, the only ones read
+    swapped = np.full(len(idx), -1, dtype=np.int64)
+    if len(unsettled):
+        swapped[unsettled] = _locate(lat[idx[unsettled]], lon[idx[unsettled]])
+    for k in unsettled:
         i = idx[k]
         expected_prov = prov_of_slug.get(str(territory[i])) if territory[i] else None
         found = where[k]
