@@ -366,9 +366,11 @@ class _Collector:
             self.problems.append(
                 Problem(self.raw.file, int(self.raw.rows[pos]), column, msg, severity))
 
-    def findings(self, values: pd.Series, column: str) -> None:
-        """Report every cell of ``values`` with an :func:`odd_values` finding."""
-        maybe = regex_mask(values, _ODD_PREFILTER)
+    def findings(self, values: pd.Series, column: str, maybe: np.ndarray | None) -> None:
+        """Report every cell of ``values`` with an :func:`odd_values` finding.
+
+        ``maybe`` marks the cells that may have one (all of them when None).
+        """
         found = odd_values((values if maybe is None else values[maybe]).unique().tolist())
         if not found:
             return
@@ -431,19 +433,46 @@ def _usable_columns(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
     return frame, problems
 
 
-def _clean(frame: pd.DataFrame) -> pd.DataFrame:
+#: RE2 pattern of the cells that need a closer look: those :data:`_ODD_PREFILTER`
+#: hits, and those whose first or last character is not a visible ASCII character
+#: (any whitespace to strip is such a character).
+_LOOK_CLOSER = _ODD_PREFILTER + r"|^[^!-~]|[^!-~]$"
+
+
+def _clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[np.ndarray | None]]:
     """Cells stripped of surrounding whitespace; every other character is kept as typed.
 
     No Unicode normalisation: a value comes back from every output exactly as it
     was read (matching of comuni and headers is forgiving on its own).
+
+    Returns
+    -------
+    (pandas.DataFrame, list of numpy.ndarray or None)
+        The cells, and for each column the cells that may have an
+        :func:`odd_values` finding (None: any of them). Only those cells, and the
+        cells that start or end with something else than visible ASCII, are
+        stripped: the others have nothing to strip.
     """
     frame = frame.astype(str)
+    closer: list[np.ndarray | None] = []
     for j in range(len(frame.columns)):  # column by column: at most one column held twice
         column = frame.iloc[:, j]
-        stripped = column.str.strip()
-        if not stripped.equals(column):
-            frame.isetitem(j, stripped)
-    return frame
+        look = regex_mask(column, _LOOK_CLOSER)
+        if look is None:
+            stripped = column.str.strip()
+            if not stripped.equals(column):
+                frame.isetitem(j, stripped)
+            closer.append(None)
+            continue
+        if look.any():
+            part = column[look]
+            stripped = part.str.strip()
+            if not stripped.equals(part):
+                column = column.copy()
+                column[look] = stripped.to_numpy()
+                frame.isetitem(j, column)
+        closer.append(look)
+    return frame, closer
 
 
 #: Columns naming an actor in another table: the same ids repeat there.
@@ -773,18 +802,19 @@ def convert_table(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
     col = _Collector(raw)
     frame, header_problems = _usable_columns(raw)
     col.problems += header_problems
-    frame = _clean(frame)
+    frame, closer = _clean(frame)
     keep = (frame != "").any(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
     if not keep.all():  # no copy of a table without empty records
         frame = frame[keep].reset_index(drop=True)
+        closer = [None if mask is None else mask[keep] for mask in closer]
     raw = RawTable(raw.table, raw.file, frame, raw.rows[keep], raw.folder)
     col.raw = raw
     if frame.empty:
         severity: Severity = "error" if raw.table.name == "actors" else "warning"
         col.problems.append(Problem(raw.file, None, None, "il file non contiene righe di dati",
                                     severity))
-    for header in frame.columns:
-        col.findings(frame[header], header)
+    for header, maybe in zip(frame.columns, closer, strict=True):
+        col.findings(frame[header], header, maybe)
     mapping = _map_headers(raw, col)
     out: dict[str, pd.Series] = {}
     for c in raw.table.columns:
