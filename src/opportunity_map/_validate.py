@@ -829,7 +829,7 @@ def convert_table(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
     for header in frame.columns:
         if header not in used and normalize_header(header) not in DERIVED_COLUMNS:
             out[header] = frame[header].astype(object)
-    typed = pd.DataFrame(out, index=frame.index)
+    typed = pd.DataFrame(out, index=frame.index, copy=False)  # the columns are new already
     typed[FILE_COLUMN] = raw.file
     typed[ROW_COLUMN] = raw.rows
     typed.attrs["headers"] = dict(mapping)

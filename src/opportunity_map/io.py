@@ -175,7 +175,7 @@ def _assemble(path: Path, territories_path: PathLike | None
                                            headers["actors"], unparsed)
     problems += place_problems
     # the map holds the territories where it has organisations, in the list's order
-    present = set(actors["territory"])
+    present = set(actors["territory"].unique())  # one look at each distinct value
     territories = territories[territories["slug"].isin(present)].reset_index(drop=True)
     if len(ambiti):
         ambiti = ambiti[ambiti["territory"].isin(present)].reset_index(drop=True)
