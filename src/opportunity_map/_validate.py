@@ -15,6 +15,7 @@ import importlib.util
 import math
 import re
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -454,10 +455,13 @@ def _clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[np.ndarray | None]]:
         stripped: the others have nothing to strip.
     """
     frame = frame.astype(str)
+    columns = [frame.iloc[:, j] for j in range(len(frame.columns))]
+    # the searches run in C++ without the GIL: two columns at a time
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        looks = list(pool.map(lambda column: regex_mask(column, _LOOK_CLOSER), columns))
     closer: list[np.ndarray | None] = []
-    for j in range(len(frame.columns)):  # column by column: at most one column held twice
-        column = frame.iloc[:, j]
-        look = regex_mask(column, _LOOK_CLOSER)
+    for j, (column, look) in enumerate(zip(columns, looks, strict=True)):
+        # column by column: at most one column held twice
         if look is None:
             stripped = column.str.strip()
             if not stripped.equals(column):
