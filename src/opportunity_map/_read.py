@@ -567,9 +567,11 @@ def read_csv_text(text: str, where: str) -> tuple[pd.DataFrame | None, np.ndarra
 def _parse(text: str, sep: str, where: str) -> tuple[pd.DataFrame, np.ndarray, list[Problem]]:
     """Every record, the header included, as columns ``0..n-1`` of text."""
     try:
-        data = pd.read_csv(io.StringIO(text), sep=sep, header=None, index_col=False, dtype=str,
-                           keep_default_na=False, na_filter=False, skip_blank_lines=False,
-                           quotechar='"', engine="c")
+        # bytes, not a StringIO: the parser reads UTF-8 anyway, and a StringIO holds
+        # the whole text again at four bytes per character
+        data = pd.read_csv(io.BytesIO(text.encode("utf-8")), sep=sep, header=None,
+                           index_col=False, dtype=str, encoding="utf-8", keep_default_na=False,
+                           na_filter=False, skip_blank_lines=False, quotechar='"', engine="c")
     except pd.errors.EmptyDataError:
         return pd.DataFrame(), np.array([], dtype=int), []
     except pd.errors.ParserError:

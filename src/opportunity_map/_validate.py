@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import enum
+import importlib.util
 import math
 import re
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -33,6 +35,7 @@ __all__ = [
     "mask_codici_fiscali",
     "name_problems",
     "odd_values",
+    "regex_mask",
     "suggest",
 ]
 
@@ -59,6 +62,52 @@ FILE_COLUMN = _Position.FILE
 ROW_COLUMN = _Position.ROW
 #: Both private columns.
 POSITION_COLUMNS = (FILE_COLUMN, ROW_COLUMN)
+
+
+#: pyarrow (optional, as for pandas) runs whole-column RE2 searches in C++.
+_ARROW = importlib.util.find_spec("pyarrow") is not None
+
+
+def regex_mask(values: pd.Series, pattern: str) -> np.ndarray | None:
+    """Whether each cell holds a match of the RE2 ``pattern``, searched by pyarrow.
+
+    A fast pre-selection of the cells that need a closer look (or that are
+    surely fine): callers give a pattern that is a superset (or a subset) of
+    the exact Python check, which then runs on the other cells only.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Text cells (a missing cell counts as a hit, so it gets the closer look).
+    pattern : str
+        An RE2 regular expression.
+
+    Returns
+    -------
+    numpy.ndarray of bool or None
+        ``None`` when pyarrow is not installed or the cells are not all text.
+
+    Examples
+    --------
+    >>> mask = regex_mask(pd.Series(["a1", "b", "c22"]), "[0-9]")
+    >>> mask is None or mask.tolist() == [True, False, True]
+    True
+    """
+    if not _ARROW:  # pragma: no cover - pyarrow comes with pandas' string dtype
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+            array = pa.array(values.array)
+        else:
+            array = pa.array(values.to_numpy(dtype=object), type=pa.large_string(),
+                             from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    hit = pc.fill_null(pc.match_substring_regex(array, pattern), True)
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def suggest(value: str, vocabulary: tuple[str, ...] | list[str]) -> str:
@@ -207,6 +256,13 @@ _UNSAFE = re.compile(f"{_CONTROL.pattern}|{_BIDI.pattern}")
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")
 _FORMULA_START = re.compile(r"^[=+\-@]", re.MULTILINE)
 _FORMULA = re.compile(r"=.|[+\-@](?![\d\s.,:;/()%+\-]*\Z)", re.DOTALL)
+#: RE2 pattern hit by every value any check of :func:`odd_values` could report
+#: (control, bidi or invisible characters, a formula start, the shape of a codice
+#: fiscale without its boundaries): a superset, so values it misses are clean.
+_ODD_PREFILTER = (
+    r"[\x{00}-\x{08}\x{0b}\x{0c}\x{0e}-\x{1f}\x{80}-\x{9f}\x{061c}\x{200e}\x{200f}"
+    r"\x{202a}-\x{202e}\x{2066}-\x{2069}\x{00ad}\x{200b}-\x{200d}\x{2060}\x{feff}]"
+    rf"|(?m:^[=+\-@])|(?i:{_SEPARATOR.join(_SHAPE)})")
 _CF_MESSAGE = ("il valore sembra il codice fiscale di una persona: i dati personali non "
                "possono entrare nella mappa (che descrive solo organizzazioni)")
 
@@ -311,9 +367,12 @@ class _Collector:
             self.problems.append(
                 Problem(self.raw.file, int(self.raw.rows[pos]), column, msg, severity))
 
-    def findings(self, values: pd.Series, column: str) -> None:
-        """Report every cell of ``values`` with an :func:`odd_values` finding."""
-        found = odd_values(values.unique().tolist())
+    def findings(self, values: pd.Series, column: str, maybe: np.ndarray | None) -> None:
+        """Report every cell of ``values`` with an :func:`odd_values` finding.
+
+        ``maybe`` marks the cells that may have one (all of them when None).
+        """
+        found = odd_values((values if maybe is None else values[maybe]).unique().tolist())
         if not found:
             return
         for pos in np.flatnonzero(values.isin(list(found)).to_numpy()).tolist():
@@ -375,13 +434,75 @@ def _usable_columns(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
     return frame, problems
 
 
-def _clean(frame: pd.DataFrame) -> pd.DataFrame:
+#: RE2 pattern of the cells that need a closer look: those :data:`_ODD_PREFILTER`
+#: hits, and those whose first or last character is not a visible ASCII character
+#: (any whitespace to strip is such a character).
+_LOOK_CLOSER = _ODD_PREFILTER + r"|^[^!-~]|[^!-~]$"
+
+
+def _clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[np.ndarray | None]]:
     """Cells stripped of surrounding whitespace; every other character is kept as typed.
 
     No Unicode normalisation: a value comes back from every output exactly as it
     was read (matching of comuni and headers is forgiving on its own).
+
+    Returns
+    -------
+    (pandas.DataFrame, list of numpy.ndarray or None)
+        The cells, and for each column the cells that may have an
+        :func:`odd_values` finding (None: any of them). Only those cells, and the
+        cells that start or end with something else than visible ASCII, are
+        stripped: the others have nothing to strip.
     """
-    return frame.astype(str).apply(lambda column: column.str.strip())
+    frame = frame.astype(str)
+    columns = [frame.iloc[:, j] for j in range(len(frame.columns))]
+    # the searches run in C++ without the GIL: two columns at a time
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        looks = list(pool.map(lambda column: regex_mask(column, _LOOK_CLOSER), columns))
+    closer: list[np.ndarray | None] = []
+    for j, (column, look) in enumerate(zip(columns, looks, strict=True)):
+        # column by column: at most one column held twice
+        if look is None:
+            stripped = column.str.strip()
+            if not stripped.equals(column):
+                frame.isetitem(j, stripped)
+            closer.append(None)
+            continue
+        if look.any():
+            part = column[look]
+            stripped = part.str.strip()
+            if not stripped.equals(part):
+                column = column.copy()
+                column[look] = stripped.to_numpy()
+                frame.isetitem(j, column)
+        closer.append(look)
+    return frame, closer
+
+
+#: Columns naming an actor in another table: the same ids repeat there.
+_ACTOR_REFERENCES = ("source", "target", "actor_id")
+
+
+def _objects(values: pd.Series) -> pd.Series:
+    """``values.astype(object)``, with one Python string per distinct value.
+
+    Ids repeated across a million relations then cost one string each, not one per cell.
+    """
+    if not (_ARROW and isinstance(values.dtype, pd.StringDtype)
+            and values.dtype.storage == "pyarrow"):
+        return values.astype(object)  # pragma: no cover - pyarrow comes with pandas' strings
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(values.array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.null_count:  # a missing value: convert the plain way
+        return values.astype(object)
+    encoded = pc.dictionary_encode(array)
+    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+    cells = distinct[encoded.indices.to_numpy()]
+    return pd.Series(cells, index=values.index, dtype=object)
 
 
 def _map_headers(raw: RawTable, col: _Collector) -> dict[str, str]:
@@ -427,6 +548,14 @@ def _map_distinct(values: pd.Series, func: Callable[[str], object]) -> pd.Series
     return out
 
 
+def _lookup(values: pd.Series, parsed: dict[str, object]) -> np.ndarray:
+    """``parsed[v]`` of each cell (NaN for a value not in ``parsed``), one look-up per value."""
+    codes, uniques = pd.factorize(values)
+    found = np.array([parsed.get(v, np.nan) for v in uniques] + [np.nan], dtype=object)
+    out: np.ndarray = found[codes]  # a missing cell (code -1) takes the NaN at the end
+    return out
+
+
 def _vocabulary_lookup(table: Table) -> dict[str, str]:
     from .schema import ACTOR_KIND_LABELS, OPPORTUNITY_TYPE_LABELS, RELATION_KIND_LABELS
 
@@ -441,8 +570,8 @@ def _vocabulary_lookup(table: Table) -> dict[str, str]:
 def _convert_kind(values: pd.Series, table: Table, name: str, col: _Collector,
                   header: str) -> pd.Series:
     lookup = _vocabulary_lookup(table)
-    norm = _map_distinct(values, normalize_header)
-    out = norm.map(lookup)
+    # the canonical kind of each distinct value (NaN when unknown), as norm.map(lookup)
+    out = _map_distinct(values, lambda v: lookup.get(normalize_header(v), np.nan))
     empty = values == ""
     bad = out.isna() & ~empty
     col.add(np.flatnonzero(empty.to_numpy()), header, "valore obbligatorio mancante")
@@ -488,19 +617,39 @@ def _parse_distinct(values: pd.Series, parse: Callable[[str], object]
 
 
 def _convert_unique(values: pd.Series, parse: Callable[[str], object], col: _Collector,
-                    header: str) -> pd.Series:
-    """Parse each distinct value once; report the cells that fail."""
-    parsed, errors = _parse_distinct(values, parse)
+                    header: str, dtype: str) -> pd.Series:
+    """Parse each distinct value once; report the cells that fail.
+
+    Cells written the plain way (:data:`_PLAIN_NUMBER`) are converted by one
+    vectorised cast, which gives the numbers ``parse`` gives them; only the
+    others are parsed one by one.
+    """
+    plain = regex_mask(values, _PLAIN_NUMBER[dtype])
+    if plain is None or not plain.any():
+        plain = np.zeros(len(values), dtype=bool)
+    others = ~plain & (values != "").to_numpy()  # an empty cell is no number (NaN)
+    rest = values[others]
+    parsed, errors = _parse_distinct(rest, parse)
     if errors:
         bad = values.isin(list(errors))
         idx = np.flatnonzero(bad.to_numpy())
         col.add(idx, header, [errors[values.iloc[i]] for i in idx])
-    return values.map(parsed)
+    out = np.full(len(values), np.nan)
+    if plain.any():
+        # float() of each text, as parse calls it (numpy converts object -> float so)
+        out[plain] = values[plain].to_numpy(dtype=object).astype(float)
+    if len(rest):
+        out[others] = _lookup(rest, parsed).astype(float)
+    return pd.Series(out, index=values.index).astype(dtype)
 
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 #: Largest integer accepted (``posti``): beyond it the value is a typing error.
 MAX_INT = 1_000_000_000
+#: RE2 patterns of numbers written the plain way (ASCII digits, a decimal point, a
+#: length far from overflow): what :func:`_parse_float` / :func:`_parse_int` accept
+#: and return unchanged, so a vectorised cast gives the same values.
+_PLAIN_NUMBER = {"float": r"^-?[0-9]{1,15}(?:\.[0-9]{1,17})?$", "Int64": r"^[0-9]{1,9}$"}
 
 
 def _parse_float(text: str) -> float:
@@ -560,6 +709,31 @@ def _parse_date_in_range(text: str) -> pd.Timestamp | None:
     return parse_date(text)
 
 
+#: RE2 patterns of dates written the plain way, with their exact ``strptime`` format:
+#: a cell matching one is converted by one vectorised call when its year lies in
+#: ``[FIRST_YEAR, ENDLESS_YEAR)`` and the day exists (what
+#: :func:`_parse_date_in_range` returns for it); any other cell is parsed alone.
+_PLAIN_DATES = ((r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "%Y-%m-%d"),
+                (r"^[0-9]{2}/[0-9]{2}/[0-9]{4}$", "%d/%m/%Y"))
+
+
+def _plain_dates(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Cells converted at once (:data:`_PLAIN_DATES`) and their dates (NaT elsewhere)."""
+    done = np.zeros(len(values), dtype=bool)
+    dates = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    for pattern, fmt in _PLAIN_DATES:
+        mask = regex_mask(values, pattern)
+        if mask is None or not mask.any():
+            continue
+        found = pd.to_datetime(values[mask], format=fmt, errors="coerce")
+        year = found.dt.year.to_numpy(dtype=float, na_value=np.nan)
+        ok = (year >= FIRST_YEAR) & (year < ENDLESS_YEAR)  # False for NaT (NaN year)
+        where = np.flatnonzero(mask)[ok]
+        dates[where] = found.to_numpy(dtype="datetime64[ns]")[ok]
+        done[where] = True
+    return done, dates
+
+
 def _convert_date(values: pd.Series, col: _Collector, header: str, *,
                   until: bool) -> pd.Series:
     """Dates; in ``until`` a date from 2200 on (``31/12/9999``) is "no end", with a warning."""
@@ -572,7 +746,16 @@ def _convert_date(values: pd.Series, col: _Collector, header: str, *,
             endless.append(text)
             return None
 
-    parsed, errors = _parse_distinct(values, parse)
+    # each distinct text converted once: a million relations hold a few thousand dates
+    codes, uniques = pd.factorize(values)
+    if len(codes) and codes.min() < 0:  # a missing value: not text, convert cell by cell
+        codes, distinct = np.arange(len(values)), values.reset_index(drop=True)
+    else:
+        distinct = pd.Series(uniques, dtype=values.dtype)
+    done, dates = _plain_dates(distinct)
+    others = ~done & (distinct != "").to_numpy()  # an empty cell is no date (NaT)
+    rest = distinct[others]
+    parsed, errors = _parse_distinct(rest, parse)
     for v in endless:
         errors[v] = (f"{v} indica 'senza fine': trattato come data di fine vuota" if until
                      else f"data fuori intervallo: {_shown(v)} (ammesse le date dal "
@@ -584,7 +767,9 @@ def _convert_date(values: pd.Series, col: _Collector, header: str, *,
         if chosen:
             idx = np.flatnonzero(values.isin(list(chosen)).to_numpy())
             col.add(idx, header, [chosen[values.iloc[i]] for i in idx], severity)
-    return pd.to_datetime(values.map(parsed)).astype("datetime64[ns]")
+    if len(rest):
+        dates[others] = pd.to_datetime(_lookup(rest, parsed)).to_numpy(dtype="datetime64[ns]")
+    return pd.Series(dates[codes], index=values.index, dtype="datetime64[ns]")
 
 
 def _convert_column(c: Column, values: pd.Series, table: Table, col: _Collector,
@@ -593,7 +778,7 @@ def _convert_column(c: Column, values: pd.Series, table: Table, col: _Collector,
         if c.required:
             col.add(np.flatnonzero((values == "").to_numpy()), header,
                     "valore obbligatorio mancante")
-        return values.astype(object)
+        return _objects(values) if c.name in _ACTOR_REFERENCES else values.astype(object)
     if c.type == "kind":
         return _convert_kind(values, table, "tipo", col, header)
     if c.type == "level":
@@ -601,9 +786,9 @@ def _convert_column(c: Column, values: pd.Series, table: Table, col: _Collector,
     if c.type == "date":
         return _convert_date(values, col, header, until=c.name == "until")
     if c.type == "float":
-        return _convert_unique(values, _parse_float, col, header).astype(float)
+        return _convert_unique(values, _parse_float, col, header, "float")
     if c.type == "int":
-        return _convert_unique(values, _parse_int, col, header).astype("Int64")
+        return _convert_unique(values, _parse_int, col, header, "Int64")
     msg = f"column type {c.type!r} is not handled"
     raise AssertionError(msg)
 
@@ -621,17 +806,19 @@ def convert_table(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
     col = _Collector(raw)
     frame, header_problems = _usable_columns(raw)
     col.problems += header_problems
-    frame = _clean(frame)
+    frame, closer = _clean(frame)
     keep = (frame != "").any(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
-    frame = frame[keep].reset_index(drop=True)
+    if not keep.all():  # no copy of a table without empty records
+        frame = frame[keep].reset_index(drop=True)
+        closer = [None if mask is None else mask[keep] for mask in closer]
     raw = RawTable(raw.table, raw.file, frame, raw.rows[keep], raw.folder)
     col.raw = raw
     if frame.empty:
         severity: Severity = "error" if raw.table.name == "actors" else "warning"
         col.problems.append(Problem(raw.file, None, None, "il file non contiene righe di dati",
                                     severity))
-    for header in frame.columns:
-        col.findings(frame[header], header)
+    for header, maybe in zip(frame.columns, closer, strict=True):
+        col.findings(frame[header], header, maybe)
     mapping = _map_headers(raw, col)
     out: dict[str, pd.Series] = {}
     for c in raw.table.columns:
@@ -646,7 +833,7 @@ def convert_table(raw: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
     for header in frame.columns:
         if header not in used and normalize_header(header) not in DERIVED_COLUMNS:
             out[header] = frame[header].astype(object)
-    typed = pd.DataFrame(out, index=frame.index)
+    typed = pd.DataFrame(out, index=frame.index, copy=False)  # the columns are new already
     typed[FILE_COLUMN] = raw.file
     typed[ROW_COLUMN] = raw.rows
     typed.attrs["headers"] = dict(mapping)

@@ -29,9 +29,9 @@ from ._validate import (
     POSITION_COLUMNS,
     ROW_COLUMN,
     convert_table,
+    regex_mask,
     suggest,
 )
-from ._xlsx import Sheet, write_workbook
 from .model import OpportunityMap
 from .schema import KIND_TO_GROUP, TABLES, normalize_header
 
@@ -142,6 +142,7 @@ def _assemble(path: Path, territories_path: PathLike | None
         problems += found_problems
         if not found and (table := table_of_file(file)) is not None:
             unreadable.add(table.name)
+    found = []  # the tables are held by raws alone, to be let go one by one
     territories, ambiti, territory_problems = _territories(path, territories_path)
     problems += territory_problems
     if territories is None:
@@ -149,7 +150,9 @@ def _assemble(path: Path, territories_path: PathLike | None
     raws = [r for r in raws if r.table.name in TABLES]
     typed: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
     headers: dict[str, dict[str, str]] = {name: {} for name in TABLES}
-    for raw in raws:
+    raws.reverse()
+    while raws:  # each raw table is let go once converted (its cells are held twice)
+        raw = raws.pop()
         frame, found_problems = convert_table(raw)
         problems += found_problems
         typed[raw.table.name].append(frame)
@@ -172,7 +175,7 @@ def _assemble(path: Path, territories_path: PathLike | None
                                            headers["actors"], unparsed)
     problems += place_problems
     # the map holds the territories where it has organisations, in the list's order
-    present = set(actors["territory"])
+    present = set(actors["territory"].unique())  # one look at each distinct value
     territories = territories[territories["slug"].isin(present)].reset_index(drop=True)
     if len(ambiti):
         ambiti = ambiti[ambiti["territory"].isin(present)].reset_index(drop=True)
@@ -328,6 +331,15 @@ def _references(frames: dict[str, pd.DataFrame], headers: dict[str, dict[str, st
     return out
 
 
+#: RE2 patterns of websites and e-mails written the plain way (ASCII letters,
+#: digits and a few marks): a subset of what ``safe_href`` / ``safe_mailto``
+#: accept, so only the other values are checked one by one.
+_PLAIN_CONTACT = {
+    "website": r"^https?://[A-Za-z0-9.\-]+(?:/[A-Za-z0-9._~/\-]*)?$",
+    "email": r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+$",
+}
+
+
 def _contact_problems(actors: pd.DataFrame, headers: dict[str, str]) -> list[Problem]:
     """Warnings for websites and e-mails the maps will show as plain text, not as links."""
     from ._html import safe_href, safe_mailto
@@ -338,7 +350,9 @@ def _contact_problems(actors: pd.DataFrame, headers: dict[str, str]) -> list[Pro
               ("email", safe_mailto, "e-mail non valida {} (sarà mostrata come testo)"))
     for column, check, message in checks:
         values = actors[column].astype(str)
-        bad = [v for v in pd.unique(values) if v != "" and check(v) is None]
+        plain = regex_mask(values, _PLAIN_CONTACT[column])
+        rest = values if plain is None else values[~plain]
+        bad = [v for v in pd.unique(rest) if v != "" and check(v) is None]
         if not bad:
             continue
         for i in np.flatnonzero(values.isin(bad).to_numpy()):
@@ -511,10 +525,14 @@ def _check_coordinates(actors: pd.DataFrame, lat: np.ndarray, lon: np.ndarray,
         return problems
     idx = np.flatnonzero(check)
     where = _locate(lon[idx], lat[idx])
-    swapped = _locate(lat[idx], lon[idx])
     comuni = geo.comuni()
     settled = (codes[idx] >= 0) & (where == codes[idx])  # the point is in its own comune
-    for k in np.flatnonzero(~settled):
+    unsettled = np.flatnonzero(~settled)
+    # the swapped point is looked up for the points not settled alone, the only ones read
+    swapped = np.full(len(idx), -1, dtype=np.int64)
+    if len(unsettled):
+        swapped[unsettled] = _locate(lat[idx[unsettled]], lon[idx[unsettled]])
+    for k in unsettled:
         i = idx[k]
         expected_prov = prov_of_slug.get(str(territory[i])) if territory[i] else None
         found = where[k]
@@ -670,6 +688,8 @@ def save(m: OpportunityMap, path: PathLike, *, driver: str | None = None) -> Pat
                 # CRLF (RFC 4180): a line break or lone CR inside a cell is quoted
                 frame.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\r\n")
     elif kind == "xlsx":
+        from ._xlsx import Sheet, write_workbook  # only saving needs the workbook writer
+
         sheets = [Sheet(name, frame, freeze_header=True)
                   for name, frame in _typed_for_xlsx(m, tables).items()]
         sheets.append(Sheet("territories", _territories_table(m), freeze_header=True))
