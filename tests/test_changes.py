@@ -167,3 +167,33 @@ def test_bundled_lecco_changes_match_the_files() -> None:
                    | ((rel["source"] == b) & (rel["target"] == a))]
         assert (rows["since"] > pd.Timestamp("2026-12-31")).any(), pair
     assert (changes["change"] == "actor_entered").sum() == 1
+
+
+def test_validate_lists_records_to_verify_at_their_rows(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from opportunity_map.cli import main
+
+    root = Path(str(tmp_path)) / "mappa" / "bergamo"
+    root.mkdir(parents=True)
+    (root / "attori.csv").write_text(
+        "id,nome,tipo,comune,verificato_il\n"
+        "BG-1,Cooperativa Uno,cooperativa_b,Bergamo,15/01/2027\n"   # recent: fine
+        "BG-2,Cooperativa Due,cooperativa_b,Seriate,01/03/2026\n"   # 15 months before
+        "BG-3,Impresa Tre,impresa,Dalmine,\n", encoding="utf-8")    # never
+    (root / "relazioni.csv").write_text("da,a,tipo,livello\nBG-1,BG-2,invio,2\n",
+                                        encoding="utf-8")
+    (root / "opportunita.csv").write_text("id,id_attore,tipo\nOP-1,BG-1,tis\n",
+                                          encoding="utf-8")
+    problems = om.validate(root.parent, as_of="2027-06-30")
+    shown = [(Path(p.file).name, p.row, p.column, p.message) for p in problems]
+    assert shown == [
+        ("attori.csv", 3, "verificato_il", "da verificare: verificato il 01/03/2026 (15 mesi fa)"),
+        ("attori.csv", 4, "verificato_il", "da verificare: mai verificato"),
+        ("opportunita.csv", None, None, "nessuna data in verificato_il: 1 riga attiva mai "
+                                        "verificata"),
+    ]
+    assert all(p.severity == "warning" for p in problems)
+    assert om.validate(root.parent) == []  # without a date nothing is listed
+    assert main(["validate", str(root.parent), "--data", "30/06/2027",
+                 "--verifica-mesi", "24"]) == 0

@@ -334,7 +334,8 @@ def _progress(*, quiet: bool) -> Iterator[_ProgressBar | None]:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .io import validate
 
-    problems = validate(args.path, territories=args.territories)
+    problems = validate(args.path, territories=args.territories, as_of=args.as_of,
+                        verify_months=args.verify_months)
     errors = [p for p in problems if p.severity == "error"]
     shown = errors if args.quiet else problems
     if shown:
@@ -344,6 +345,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_DATA
     if not args.quiet:
         print(f"Dati validi: {_summary(problems)}.")
+        if args.as_of is None:
+            print("Per elencare le righe da verificare (verificato_il) indicare la data: "
+                  "--data GG/MM/AAAA.")
     return EXIT_OK
 
 
@@ -550,6 +554,13 @@ def _add_evaluation_options(p: _Parser) -> None:
                                 "(predefinito: nessuno)")
 
 
+def _add_verify_months(p: _Parser) -> None:
+    p.options.add_argument("--verify-months", "--verifica-mesi", type=_months, default=12,
+                           dest="verify_months", metavar="MESI",
+                           help="righe da verificare: non verificate da più di MESI mesi "
+                                "(predefinito: 12)")
+
+
 def _add_tiles(p: _Parser) -> None:
     p.options.add_argument("--tiles", choices=["osm"], default=None,
                            help="sfondo OpenStreetMap: serve internet per vederlo "
@@ -578,6 +589,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(file:riga: colonna: messaggio). Uscita 0 se validi "
                                    "(avvisi ammessi), 1 se ci sono errori.")
     _add_source(p)
+    p.options.add_argument("--as-of", "--data", type=_date, default=None, dest="as_of",
+                           metavar="DATA",
+                           help="elenca anche, come avvisi, le organizzazioni e le opportunità "
+                                "attive a questa data e non verificate (verificato_il) da più "
+                                "di --verifica-mesi mesi o mai")
+    _add_verify_months(p)
     _add_quiet(p)
     p.set_defaults(func=_cmd_validate)
 
@@ -620,10 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.options.add_argument("--baseline", type=_date, default=None, metavar="DATA",
                            help="baseline per la variazione di densità (predefinita: nessuna)")
     _add_evaluation_options(p)
-    p.options.add_argument("--verify-months", "--verifica-mesi", type=_months, default=12,
-                           dest="verify_months", metavar="MESI",
-                           help="righe da verificare: non verificate da più di MESI mesi "
-                                "(predefinito: 12)")
+    _add_verify_months(p)
     p.options.add_argument("--out", type=Path, required=True, metavar="CARTELLA",
                            help="cartella dei risultati")
     _add_quiet(p)

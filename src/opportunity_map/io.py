@@ -110,22 +110,74 @@ def example_map() -> OpportunityMap:
         return load(folder)
 
 
-def validate(path: PathLike, *, territories: PathLike | None = None) -> list[Problem]:
+def validate(path: PathLike, *, territories: PathLike | None = None, as_of: object = None,
+             verify_months: int = 12) -> list[Problem]:
     """Every problem (errors and warnings) in the map at ``path``; empty when all is well.
 
     Takes the same arguments as :func:`load` and never raises for a data problem:
     unreadable files (wrong encoding, broken quotes, corrupt, truncated or
     password-protected workbooks, damaged GeoPackages) are problems too.
+
+    Parameters
+    ----------
+    path, territories
+        As for :func:`load`.
+    as_of : date-like, optional
+        With a date, the organisations and opportunities active then and not
+        verified (``verificato_il``) for more than ``verify_months`` months, or never,
+        are listed as warnings (see :func:`~opportunity_map.find_unverified`); a file
+        whose rows are all unverified gets one warning instead of one per row.
+    verify_months : int
+        The threshold in months (default 12).
+
+    Returns
+    -------
+    list of Problem
+        Sorted by file, row, column.
     """
-    _, problems = _assemble(Path(path), territories)
+    _, problems = _assemble(Path(path), territories, as_of=as_of, verify_months=verify_months)
     return sorted(problems, key=lambda p: (p.file, p.row or 0, p.column or "", p.message))
+
+
+def _unverified_problems(m: OpportunityMap, where: dict[str, tuple[np.ndarray, np.ndarray]],
+                         headers: dict[str, dict[str, str]], as_of: object,
+                         months: int) -> list[Problem]:
+    """Warnings for the records to verify, at their file and row."""
+    from .changes import find_unverified
+
+    stale = find_unverified(m, as_of=as_of, months=months)
+    out: list[Problem] = []
+    for table in ("actors", "opportunities"):
+        frame = getattr(m, table)
+        rows = stale[stale["table"] == table]
+        if not len(rows):
+            continue
+        header = headers[table].get("verified", "verificato_il")
+        found = pd.DataFrame({"id": frame["id"].to_numpy(), "file": where[table][0],
+                              "row": where[table][1],
+                              "verified": frame["verified"].notna().to_numpy()
+                              if "verified" in frame else False})
+        by_id = found.drop_duplicates("id").set_index("id")
+        never = ~found.groupby("file")["verified"].any()
+        for file in never[never].index:  # no date at all in the file: one warning
+            n = int(rows["id"].map(by_id["file"]).eq(file).sum())
+            rows_text = "1 riga attiva mai verificata" if n == 1 else \
+                f"{n} righe attive mai verificate"
+            out.append(Problem(str(file), None, None, f"nessuna data in {header}: {rows_text}",
+                               "warning"))
+        for record in rows.itertuples(index=False):
+            file, row = by_id.at[record.id, "file"], int(by_id.at[record.id, "row"])
+            if not never.get(file, False):
+                out.append(Problem(str(file), row, header, f"da verificare: {record.detail}",
+                                   "warning"))
+    return out
 
 
 # --------------------------------------------------------------------------- loading
 
 
-def _assemble(path: Path, territories_path: PathLike | None
-              ) -> tuple[OpportunityMap | None, list[Problem]]:
+def _assemble(path: Path, territories_path: PathLike | None, *, as_of: object = None,
+              verify_months: int = 12) -> tuple[OpportunityMap | None, list[Problem]]:
     if not path.exists():
         msg = f"path={str(path)!r} does not exist"
         raise FileNotFoundError(errno.ENOENT, msg, str(path))
@@ -171,6 +223,8 @@ def _assemble(path: Path, territories_path: PathLike | None
     problems += _contact_problems(frames["actors"], headers["actors"])
     coord_headers = {headers["actors"].get(c, c) for c in ("lat", "lon")}
     unparsed = {(p.file, p.row) for p in problems if p.column in coord_headers}
+    where = {name: (frames[name][FILE_COLUMN].to_numpy(), frames[name][ROW_COLUMN].to_numpy())
+             for name in ("actors", "opportunities")}
     actors, place_problems = _place_actors(frames["actors"], territories, ambiti,
                                            headers["actors"], unparsed)
     problems += place_problems
@@ -186,6 +240,8 @@ def _assemble(path: Path, territories_path: PathLike | None
         territories=territories, ambiti=ambiti, source=path,
         problems=[p for p in problems if p.severity == "warning"],
     )
+    if as_of is not None:
+        problems += _unverified_problems(m, where, headers, as_of, verify_months)
     return m, problems
 
 
