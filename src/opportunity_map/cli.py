@@ -345,9 +345,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_DATA
     if not args.quiet:
         print(f"Dati validi: {_summary(problems)}.")
-        if args.as_of is None:
-            print("Per elencare le righe da verificare (verificato_il) indicare la data: "
-                  "--data GG/MM/AAAA.")
     return EXIT_OK
 
 
