@@ -60,7 +60,6 @@ from ._errors import DateOrderError, UsageError
 from ._format import format_date, format_number, format_pct
 from ._html import escape_html, json_for_script, safe_href, safe_mailto, templates
 from ._time import active_mask, to_timestamp
-from .changes import tavolo_dates
 from .evaluation import Evaluation, check_target, evaluate
 from .metrics import network_stats, network_table
 from .model import OpportunityMap
@@ -486,10 +485,12 @@ def compute_figures(m: OpportunityMap, *, as_of: object = None, baseline: object
         The target as a fraction (0.30 = +30%, the default); with an evaluation it
         must be its target.
     dates : sequence of date-like, optional
-        The dates the maps' date selector offers (each at most ``as_of``);
-        default :func:`~opportunity_map.changes.tavolo_dates` of ``as_of`` since the
-        baseline (the semester ends, 30 June and 31 December). ``as_of`` is always
-        one of them.
+        The dates the maps' date selector offers (each at most ``as_of``), e.g.
+        :func:`~opportunity_map.changes.tavolo_dates` of ``as_of`` since the baseline
+        (the semester ends, 30 June and 31 December; what ``tavolo`` passes).
+        ``as_of`` is always one of them. Default: ``as_of`` only (and ``previous``),
+        so that a build's payloads hold the network at its date and each network
+        is computed once per build (``render``/``build``).
     previous : date-like, optional
         The previous Tavolo's date (before ``as_of``), added to the dates: the
         changes layer of the maps compares ``as_of`` with it and is on at start.
@@ -527,11 +528,7 @@ def compute_figures(m: OpportunityMap, *, as_of: object = None, baseline: object
                                   target=target_value)
     stats = network_table(network).set_index("territory")
     at = network.as_of
-    if dates is None:
-        wanted = tavolo_dates(at, since=base_network.as_of if base_network is not None
-                              else None)
-    else:
-        wanted = [to_timestamp(d, name="dates") for d in dates]
+    wanted = [] if dates is None else [to_timestamp(d, name="dates") for d in dates]
     before = None
     if previous is not None:
         before = to_timestamp(previous, name="previous")
@@ -813,7 +810,7 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         "name": column("name"),
         "lon": np.rint(sx * _COORD_SCALE).astype(np.int64).tolist(),
         "lat": np.rint(sy * _COORD_SCALE).astype(np.int64).tolist(),
-        "group": [group_index[group_of[a]] for a in shown_ids],
+        "group": [group_index[g] for g in group_codes[has_xy]],
         "kind": [strings.add(k) for k in column("kind")],
         "flags": [_APPROX if g.lower() == "comune" else 0 for g in column("geocoded")],
         "degree": degree.astype(np.int64).tolist(),

@@ -33,6 +33,7 @@ from .changes import (
     find_changes,
     find_unverified,
     previous_tavolo,
+    tavolo_dates,
     table_italian,
 )
 from .evaluation import Evaluation, check_target, evaluate
@@ -231,7 +232,8 @@ def prepare_tavolo(
         step()
         # the map offers D, P and the semester ends, and opens at D with its changes
         figures = compute_figures(m, as_of=at, baseline=base, evaluation=evaluation,
-                                  target=target_value, previous=before)
+                                  target=target_value, previous=before,
+                                  dates=tavolo_dates(at, since=base))
         html = render_map(m, slug, figures=figures).get_root().render()
         staged = [write_bytes_atomic(stage.root / names["map"], html.encode("utf-8"))]
         staged.append(write_bytes_atomic(
