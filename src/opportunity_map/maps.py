@@ -615,7 +615,7 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     Returns
     -------
     dict
-        Plain JSON-serialisable data, ``"version": 3``: ``title``, ``territory``,
+        Plain JSON-serialisable data, ``"version": 4``: ``title``, ``territory``,
         ``asOf``, ``baseline``, ``target``, vocabularies (``groups``,
         ``actorKinds``, ``relationKinds``, ``levels``, ``opportunityTypes``, each
         referred to by its position), ``boundaries`` (GeoJSON of province, ambiti,
@@ -644,6 +644,21 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
           not tied at the baseline), ``notes`` (*str*), and ``multi``, only for
           ties gathering several relations: ``tie`` (row of ``ties``), ``kinds``
           (list of indices in ``relationKinds``) and ``relations`` (how many).
+        * ``timeline`` (version 4): the dates the page can show (``figures.timeline``,
+          those where the territory has organisations, and ``as_of`` and
+          ``previous``). ``actors`` and ``ties`` then hold the union over the dates:
+          every organisation active at one of them, every tie existing at one of them
+          (described as at ``as_of``, or else at the latest date it exists; ``level``
+          and ``degree`` are those at ``as_of``, 0 when absent then; ``new`` is 1 when
+          the pair was not tied at the baseline). Keys: ``dates`` (ISO, sorted),
+          ``current`` (index of ``as_of``), ``compare`` (index of the previous
+          Tavolo, or ``None``), ``showChanges`` (the changes layer is on at start),
+          ``actorsOn`` (per actor, bit k = active at ``dates[k]``), ``levelBits`` (3)
+          and ``tieLevels`` (per tie, its level at ``dates[k]`` in bits
+          ``levelBits * k`` and up, 0 = no tie), ``stats`` (per date ``actors``,
+          ``ties``, ``density`` from :func:`~opportunity_map.metrics.network_stats`)
+          and ``summaries`` (per date the summary panel's ``lines``, ``rows``,
+          ``total``, ``figures``; ``None`` at ``as_of``, which is ``summary``).
 
     Raises
     ------
@@ -679,7 +694,6 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     for k, n_k in enumerate(nets):
         on_bits |= n_k.active_actors[positions].astype(np.int64) << k
     now_active = net.active_actors[positions]
-    group_of = dict(zip(ids[now_active], group_codes[now_active], strict=True))
     geoms = actors.geometry
     has_xy = np.array(~geoms.isna() & ~geoms.is_empty, dtype=bool)
     xs = np.full(len(actors), np.nan)
@@ -769,7 +783,7 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         several = t_rel[rows] > 1
         if several.any():
             for row, kinds in zip(rows[several].tolist(),
-                                  n_k._kinds_by_tie(ties_k[several]),  # noqa: SLF001
+                                  n_k._kinds_by_tie(ties_k[several]),
                                   strict=True):
                 t_kinds[row] = [rel_kinds.index(c) for c in kinds]
     multi: dict[str, list[Any]] = {"tie": [], "kinds": [], "relations": []}

@@ -33,8 +33,8 @@ from .changes import (
     find_changes,
     find_unverified,
     previous_tavolo,
-    tavolo_dates,
     table_italian,
+    tavolo_dates,
 )
 from .evaluation import Evaluation, check_target, evaluate
 from .finder import Coverage, coverage

@@ -197,7 +197,7 @@
   }
 
   // ------------------------------------------------------------- the payload
-  /* The payload's column arrays (version 3) as one small object per organisation
+  /* The payload's column arrays (version 3 and 4) as one small object per organisation
      (same short keys as the popups use) and one row per tie:
      [i, j, kind, level, since (day number or null), new, notes, kinds, relations]. */
   function decode(data) {
