@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from _map_factory import AS_OF, BASELINE, build_map  # noqa: E402
 from branca.element import Element  # noqa: E402
 
-from opportunity_map.maps import _new_map, render_map  # noqa: E402
+from opportunity_map.changes import tavolo_dates  # noqa: E402
+from opportunity_map.maps import _new_map, compute_figures, render_map  # noqa: E402
 from opportunity_map.model import OpportunityMap  # noqa: E402
 
 log = logging.getLogger("bench_render")
@@ -94,13 +95,23 @@ def blank_page(bounds: list[list[float]]) -> str:
     return str(root.render())
 
 
-def measure_python(m: OpportunityMap, slug: str, runs: int) -> tuple[float, list[float], str]:
+def _render(m: OpportunityMap, slug: str, timeline: bool) -> str:
+    """One map's HTML; with ``timeline``, as ``tavolo`` draws it (dates, changes layer on)."""
+    if not timeline:
+        return str(render_map(m, slug, as_of=AS_OF, baseline=BASELINE).get_root().render())
+    figures = compute_figures(m, as_of=AS_OF, baseline=BASELINE, previous="2025-12-31",
+                              dates=tavolo_dates(AS_OF, count=3))
+    return str(render_map(m, slug, figures=figures).get_root().render())
+
+
+def measure_python(m: OpportunityMap, slug: str, runs: int, timeline: bool = False
+                   ) -> tuple[float, list[float], str]:
     """Cold time, warm times and the last HTML of ``render_map`` + render."""
     times = []
     html = ""
     for _ in range(runs + 1):
         started = time.perf_counter()
-        html = render_map(m, slug, as_of=AS_OF, baseline=BASELINE).get_root().render()
+        html = _render(m, slug, timeline)
         times.append(time.perf_counter() - started)
     return times[0], times[1:], html
 
@@ -149,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="another map's HTML to time in the same rounds")
     parser.add_argument("--out", type=Path, default=None, help="keep the HTML in this folder")
     parser.add_argument("--strict", action="store_true", help="exit 1 when over budget")
+    parser.add_argument("--timeline", action="store_true",
+                        help="maps with a timeline (4 dates, changes layer on), as tavolo's")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
@@ -156,12 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     m = build_map(tuple(slugs), n_actors=args.actors, n_relations=args.relations, seed=2)
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_render_"))
     out.mkdir(parents=True, exist_ok=True)
-    cold, warm, html = measure_python(m, slugs[0], max(args.runs, 1))
+    cold, warm, html = measure_python(m, slugs[0], max(args.runs, 1), args.timeline)
     sizes = {slugs[0]: len(html.encode("utf-8")) / 1e6}
     path = out / f"{slugs[0]}.html"
     path.write_text(html, encoding="utf-8")
     for slug in slugs[1:]:
-        other = render_map(m, slug, as_of=AS_OF, baseline=BASELINE).get_root().render()
+        other = _render(m, slug, args.timeline)
         sizes[slug] = len(other.encode("utf-8")) / 1e6
         (out / f"{slug}.html").write_text(other, encoding="utf-8")
     data_bounds = render_map(m, slugs[0], as_of=AS_OF).location

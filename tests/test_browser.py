@@ -386,3 +386,96 @@ def test_empty_territory(open_offline: Any, tmp_path: Path) -> None:
     s.page.locator(".om-results .om-empty").wait_for()
     assert "Nessun risultato" in s.page.inner_text(".om-results")
     assert s.problems() == []
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+@pytest.fixture(scope="module")
+def lecco_timeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict, Path]:
+    import opportunity_map as om
+    from opportunity_map.maps import compute_figures
+
+    m = om.load(Path(__file__).resolve().parents[1] / "data" / "ambiti")
+    figures = compute_figures(m, as_of="2027-06-30", baseline="2026-06-30",
+                              previous="2026-12-31",
+                              dates=om.tavolo_dates("2027-06-30", since="2026-06-30"))
+    path = tmp_path_factory.mktemp("timeline") / "lecco.html"
+    render_map(m, "lecco", figures=figures).save(path)
+    return m, build_map_data(m, "lecco", figures=figures), path
+
+
+def _legend_counts(s: Session) -> dict[str, int]:
+    import re
+
+    text = s.page.locator(".om-changes").inner_text()
+    found = {}
+    for label, key in (("Legami nuovi", "tie_new"), ("Legami conclusi", "tie_ended"),
+                       ("Livello cambiato", "level"), ("Organizzazioni entrate", "actor_entered"),
+                       ("Organizzazioni uscite", "actor_exited")):
+        match = re.search(re.escape(label) + r" \((\d+)\)", text)
+        assert match, (label, text)
+        found[key] = int(match.group(1))
+    return found
+
+
+def _expected_counts(m: Any, date: str, previous: str) -> dict[str, int]:
+    import opportunity_map as om
+
+    counts = om.find_changes(m, date=date, previous=previous, territory="lecco")[
+        "change"].value_counts()
+    out = {k: int(counts.get(k, 0)) for k in ("tie_new", "tie_ended", "actor_entered",
+                                               "actor_exited")}
+    out["level"] = int(counts.get("tie_level_up", 0)) + int(counts.get("tie_level_down", 0))
+    return out
+
+
+def test_date_selector_and_changes_layer(open_offline: Any, lecco_timeline: Any) -> None:
+    m, data, path = lecco_timeline
+    tl = data["timeline"]
+    s = open_offline(path)
+    page = s.page
+    # opens at the map's date with the changes since the previous Tavolo (31/12/2026)
+    select = page.get_by_label("Data del Tavolo")
+    assert select.input_value() == str(tl["current"])
+    assert _legend_counts(s) == _expected_counts(m, "2027-06-30", "2026-12-31")
+    _screenshot(s, "map_lecco_changes")
+    for k, date in enumerate(tl["dates"]):
+        select.select_option(str(k))
+        counts = s.api("om.counts()")
+        assert counts["date"] == date
+        assert counts["actorsAtDate"] == tl["stats"][k]["actors"]
+        assert counts["tiesAtDate"] == counts["relationLines"] == tl["stats"][k]["ties"]
+        summary = page.locator(".om-summary").inner_text()
+        assert f"Situazione al {date[8:]}/{date[5:7]}/{date[:4]}" in summary
+        total = page.locator(".om-summary tfoot").inner_text().split()
+        assert total[-2:] == [str(tl["stats"][k]["actors"]), str(tl["stats"][k]["ties"])]
+        assert page.url.endswith(f"#data={date}")
+        if k:
+            assert _legend_counts(s) == _expected_counts(m, date, tl["dates"][k - 1])
+    # the layer can be switched off and on again
+    label = page.locator(".leaflet-control-layers-overlays label",
+                         has_text="Modifiche dal Tavolo precedente")
+    label.locator("input").uncheck()
+    assert page.locator(".om-changes").is_hidden()
+    label.locator("input").check()
+    assert page.locator(".om-changes").is_visible()
+    assert s.problems() == []
+
+
+def test_date_selector_with_the_keyboard(open_offline: Any, lecco_timeline: Any) -> None:
+    _, data, path = lecco_timeline
+    tl = data["timeline"]
+    s = open_offline(path)
+    page = s.page
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('om-date')"):
+            break
+    else:
+        pytest.fail("Tab never reaches the date selector")
+    page.keyboard.press("ArrowUp")
+    counts = s.api("om.counts()")
+    assert counts["date"] == tl["dates"][tl["current"] - 1]
+    assert counts["actorsAtDate"] == tl["stats"][tl["current"] - 1]["actors"]
+    assert s.problems() == []

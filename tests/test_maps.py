@@ -28,6 +28,7 @@ from opportunity_map.maps import (
     OfflineMap,
     build_index_data,
     build_map_data,
+    compute_figures,
     render_index,
     render_map,
     save_maps,
@@ -177,7 +178,7 @@ def test_payload_matches_the_data(small_map) -> None:
 
 def test_payload_is_column_arrays(small_map) -> None:
     data = build_map_data(small_map, "bergamo", as_of=AS_OF, baseline=BASELINE)
-    assert data["version"] == 3
+    assert data["version"] == 4
     strings = data["strings"]
     assert strings[0] == "" and len(set(strings)) == len(strings)  # each string once
     for block in ("actors", "opportunities", "ties"):
@@ -409,3 +410,109 @@ def test_territory_without_actors_or_ties() -> None:
     assert data["boundaries"]["ambiti"]["features"] == []
     page = render_index(m, as_of=AS_OF, baseline=BASELINE).get_root().render()
     assert find_external_assets(page) == []
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+@pytest.fixture(scope="module")
+def lecco_bundled():
+    import opportunity_map as om
+
+    return om.load(Path(__file__).resolve().parents[1] / "data" / "ambiti")
+
+
+def _decode_timeline(data: dict) -> tuple[list[str], list[set[str]], list[pd.DataFrame]]:
+    """Per date: the organisations active and the ties (source, target, level) of the payload."""
+    tl = data["timeline"]
+    ids = data["actors"]["id"]
+    bits = tl["levelBits"]
+    actors, ties = [], []
+    for k, _ in enumerate(tl["dates"]):
+        actors.append({a for a, on in zip(ids, tl["actorsOn"], strict=True) if on >> k & 1})
+        rows = []
+        for i, j, packed in zip(data["ties"]["i"], data["ties"]["j"], tl["tieLevels"],
+                                strict=True):
+            level = packed >> (bits * k) & (2**bits - 1)
+            if level:
+                a, b = sorted((ids[i], ids[j]))
+                rows.append((a, b, level))
+        ties.append(pd.DataFrame(rows, columns=["source", "target", "level"]))
+    return tl["dates"], actors, ties
+
+
+def test_timeline_decodes_to_each_network(lecco_bundled) -> None:
+    import opportunity_map as om
+
+    m = lecco_bundled
+    figures = compute_figures(m, as_of="2027-06-30", baseline="2026-06-30",
+                              previous="2026-12-31",
+                              dates=om.tavolo_dates("2027-06-30", since="2026-06-30"))
+    data = build_map_data(m, "lecco", figures=figures)
+    tl = data["timeline"]
+    assert tl["dates"] == ["2026-06-30", "2026-12-31", "2027-06-30"]
+    assert tl["dates"][tl["current"]] == data["asOf"] and tl["compare"] == 1
+    assert len(tl["actorsOn"]) == len(data["actors"]["id"])
+    assert len(tl["tieLevels"]) == len(data["ties"]["i"])
+    dates, actors, ties = _decode_timeline(data)
+    for date, active, tie_frame, stats in zip(dates, actors, ties, tl["stats"], strict=True):
+        net = m.network(date)
+        expected = m.actors[(m.actors["territory"] == "lecco") & active_mask(m.actors, date)]
+        assert active == set(expected["id"]), date
+        want = net.ties("lecco")
+        want = pd.DataFrame({"source": [min(a, b) for a, b in zip(want["source"], want["target"],
+                                                                   strict=True)],
+                             "target": [max(a, b) for a, b in zip(want["source"],
+                                                                  want["target"], strict=True)],
+                             "level": want["level"].astype(int)})
+        key = ["source", "target"]
+        assert (tie_frame.sort_values(key).reset_index(drop=True)
+                .equals(want.sort_values(key).reset_index(drop=True))), date
+        st = network_stats(net, territory="lecco")
+        assert stats["actors"] == st["n_actors"] and stats["ties"] == st["n_ties"]
+        assert stats["density"] == pytest.approx(st["density"], abs=1e-6)
+    # the current date's summary is the page's own; the others have theirs
+    assert tl["summaries"][tl["current"]] is None
+    other = tl["summaries"][0]
+    assert other["total"] == {"actors": tl["stats"][0]["actors"], "ties": tl["stats"][0]["ties"]}
+    assert other["lines"][0] == "Situazione al 30/06/2026."
+
+
+@pytest.mark.parametrize(("date", "previous"), [("2027-06-30", "2026-12-31"),
+                                                ("2026-12-31", "2026-06-30")])
+def test_timeline_changes_equal_find_changes(lecco_bundled, date: str, previous: str) -> None:
+    import opportunity_map as om
+
+    m = lecco_bundled
+    figures = compute_figures(m, as_of="2027-06-30", baseline="2026-06-30",
+                              dates=om.tavolo_dates("2027-06-30", since="2026-06-30"))
+    data = build_map_data(m, "lecco", figures=figures)
+    dates, actors, ties = _decode_timeline(data)
+    d, p = dates.index(date), dates.index(previous)
+    got = {"actor_entered": len(actors[d] - actors[p]),
+           "actor_exited": len(actors[p] - actors[d])}
+    now = {(r.source, r.target): r.level for r in ties[d].itertuples()}
+    before = {(r.source, r.target): r.level for r in ties[p].itertuples()}
+    got["tie_new"] = len(now.keys() - before.keys())
+    got["tie_ended"] = len(before.keys() - now.keys())
+    got["tie_level_up"] = sum(now[k] > before[k] for k in now.keys() & before.keys())
+    got["tie_level_down"] = sum(now[k] < before[k] for k in now.keys() & before.keys())
+    changes = om.find_changes(m, date=date, previous=previous, territory="lecco")
+    counts = changes["change"].value_counts()
+    assert got == {k: int(counts.get(k, 0)) for k in got}
+
+
+def test_timeline_dates_and_errors(small_map) -> None:
+    from opportunity_map._errors import UsageError
+
+    figures = compute_figures(small_map, as_of=AS_OF, baseline=BASELINE)
+    assert [n.as_of for n in figures.timeline] == [pd.Timestamp(AS_OF)]
+    data = build_map_data(small_map, "bergamo", figures=figures)
+    assert data["timeline"]["dates"] == [AS_OF] and data["timeline"]["compare"] is None
+    figures = compute_figures(small_map, as_of=AS_OF, dates=["2025-06-30"], previous="2025-12-31")
+    assert [n.as_of.date().isoformat() for n in figures.timeline] == [
+        "2025-06-30", "2025-12-31", AS_OF]
+    with pytest.raises(UsageError, match="after as_of"):
+        compute_figures(small_map, as_of=AS_OF, dates=["2027-06-30"])
+    with pytest.raises(ValueError, match="previous"):
+        compute_figures(small_map, as_of=AS_OF, previous=AS_OF)

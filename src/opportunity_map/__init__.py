@@ -31,7 +31,7 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:  # the heavy modules load on first use (the CLI's --help stays instant)
-    from .changes import find_changes, find_unverified
+    from .changes import find_changes, find_unverified, tavolo_dates
     from .evaluation import Evaluation, check_target, evaluate
     from .finder import Coverage, coverage, find_opportunities, write_coverage
     from .geography import project_territories
@@ -61,7 +61,7 @@ _LAZY: dict[str, str] = {
     "REGION": "network", "Network": "network", "NetworkIndex": "network",
     "index_network": "network",
     "BuildResult": "pipeline", "build": "pipeline",
-    "find_changes": "changes", "find_unverified": "changes",
+    "find_changes": "changes", "find_unverified": "changes", "tavolo_dates": "changes",
     "write_evaluation": "report",
     "write_pack": "pack",
     "TIE_DEFINITION": "schema",
@@ -123,6 +123,7 @@ __all__ = [
     "render_map",
     "save",
     "save_maps",
+    "tavolo_dates",
     "validate",
     "write_coverage",
     "write_evaluation",

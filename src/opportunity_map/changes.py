@@ -39,6 +39,7 @@ __all__ = [
     "previous_tavolo",
     "relation_keys",
     "table_italian",
+    "tavolo_dates",
 ]
 
 #: The kinds of change, in the order they are listed.
@@ -80,6 +81,56 @@ def previous_tavolo(date: object) -> pd.Timestamp:
     t = to_timestamp(date, name="date")
     earlier = t - pd.DateOffset(months=TAVOLO_MONTHS)
     return earlier + pd.offsets.MonthEnd(0) if t.is_month_end else earlier
+
+
+def tavolo_dates(as_of: object, *, since: object = None, count: int = 6) -> list[pd.Timestamp]:
+    """The Tavolo dates up to ``as_of``: the last ``count`` semester ends, and ``as_of``.
+
+    Tavoli di rete are held at the end of each semester (30 June, 31 December). The
+    dates are the semester ends up to ``as_of`` (the last ``count`` of them), none
+    before ``since`` (e.g. the baseline), plus ``as_of`` itself when it is not one;
+    sorted, without repetition.
+
+    Parameters
+    ----------
+    as_of : date-like
+        The last date (the date of the map).
+    since : date-like, optional
+        No date before it.
+    count : int
+        How many semester ends at most (default 6: three years).
+
+    Returns
+    -------
+    list of pandas.Timestamp
+
+    Examples
+    --------
+    >>> [d.date().isoformat() for d in tavolo_dates("2027-12-31", since="2026-06-30")]
+    ['2026-06-30', '2026-12-31', '2027-06-30', '2027-12-31']
+    >>> [d.date().isoformat() for d in tavolo_dates("2027-05-15", count=2)]
+    ['2026-06-30', '2026-12-31', '2027-05-15']
+    >>> [d.date().isoformat() for d in tavolo_dates("2026-07-01", since="2026-06-30")]
+    ['2026-06-30', '2026-07-01']
+    """
+    if count < 0:
+        msg = f"count must be 0 or more, got {count!r}"
+        raise ValueError(msg)
+    t = to_timestamp(as_of, name="as_of").normalize()
+    start = None if since is None else to_timestamp(since, name="since").normalize()
+    ends: list[pd.Timestamp] = []
+    year = t.year
+    while len(ends) < count:
+        for month, day in ((12, 31), (6, 30)):
+            d = pd.Timestamp(year=year, month=month, day=day)
+            if d <= t and len(ends) < count:
+                ends.append(d)
+        year -= 1
+        if start is not None and year < start.year:
+            break
+    dates = {d for d in ends if start is None or d >= start}
+    dates.add(t)
+    return sorted(dates)
 
 
 def find_changes(m: OpportunityMap, *, date: object, previous: object = None,

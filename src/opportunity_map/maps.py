@@ -61,7 +61,7 @@ from ._format import format_date, format_number, format_pct
 from ._html import escape_html, json_for_script, safe_href, safe_mailto, templates
 from ._time import active_mask, to_timestamp
 from .evaluation import Evaluation, check_target, evaluate
-from .metrics import network_table
+from .metrics import network_stats, network_table
 from .model import OpportunityMap
 from .network import Network, actor_groups
 from .schema import (
@@ -152,6 +152,10 @@ _APPROX = 1
 # Tolerance (degrees, about 35 m) used to simplify boundaries: enough for outlines.
 _SIMPLIFY = 0.0003
 _MAX_ZOOM = 18
+# A tie's level at each date of the timeline travels packed, 3 bits per date, in a
+# JSON number (exact up to 2**53): at most 17 dates.
+_LEVEL_BITS = 3
+_MAX_DATES = 17
 _DENSITY_NOTE = (
     "Densità = legami esistenti / coppie possibili di organizzazioni. Quando la rete "
     "cresce la densità tende a calare: la variazione rispetto alla baseline è calcolata "
@@ -425,6 +429,12 @@ class MapFigures:
     target : float
         The target as a fraction (0.30 = +30%): ``evaluation.target`` when there is
         an evaluation.
+    timeline : tuple of Network
+        The networks at the dates a map can show (its date selector), sorted;
+        ``network`` is one of them. Empty means ``(network,)``.
+    previous : pandas.Timestamp or None
+        The previous Tavolo's date, when given (one of the timeline's dates): the
+        map's changes layer compares the map's date with it, and is on at start.
     """
 
     network: Network
@@ -432,6 +442,8 @@ class MapFigures:
     stats: pd.DataFrame
     evaluation: Evaluation | None
     target: float
+    timeline: tuple[Network, ...] = ()
+    previous: pd.Timestamp | None = None
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -454,7 +466,8 @@ class MapFigures:
 
 def compute_figures(m: OpportunityMap, *, as_of: object = None, baseline: object = None,
                     evaluation: Evaluation | None = None,
-                    target: float | None = None) -> MapFigures:
+                    target: float | None = None, dates: Sequence[object] | None = None,
+                    previous: object = None) -> MapFigures:
     """Compute once the figures every page of a build shows.
 
     Parameters
@@ -471,6 +484,16 @@ def compute_figures(m: OpportunityMap, *, as_of: object = None, baseline: object
     target : float, optional
         The target as a fraction (0.30 = +30%, the default); with an evaluation it
         must be its target.
+    dates : sequence of date-like, optional
+        The dates the maps' date selector offers (each at most ``as_of``), e.g.
+        :func:`~opportunity_map.changes.tavolo_dates` of ``as_of`` since the baseline
+        (the semester ends, 30 June and 31 December; what ``tavolo`` passes).
+        ``as_of`` is always one of them. Default: ``as_of`` only (and ``previous``),
+        so that a build's payloads hold the network at its date and each network
+        is computed once per build (``render``/``build``).
+    previous : date-like, optional
+        The previous Tavolo's date (before ``as_of``), added to the dates: the
+        changes layer of the maps compares ``as_of`` with it and is on at start.
 
     Returns
     -------
@@ -504,8 +527,26 @@ def compute_figures(m: OpportunityMap, *, as_of: object = None, baseline: object
             evaluation = evaluate(index, baseline=base, as_of=network.as_of, n_boot=0,
                                   target=target_value)
     stats = network_table(network).set_index("territory")
+    at = network.as_of
+    wanted = [] if dates is None else [to_timestamp(d, name="dates") for d in dates]
+    before = None
+    if previous is not None:
+        before = to_timestamp(previous, name="previous")
+        if before >= at:
+            raise DateOrderError("previous", before.date(), "as_of", at.date())
+        wanted.append(before)
+    later = [d for d in wanted if d > at]
+    if later:
+        msg = f"dates: {later[0].date()} is after as_of ({at.date()})"
+        raise UsageError(msg, param="dates")
+    chosen = sorted({*wanted, at})
+    if len(chosen) > _MAX_DATES:
+        msg = f"dates: at most {_MAX_DATES} dates on a map, got {len(chosen)}"
+        raise UsageError(msg, param="dates")
+    timeline = tuple(network if d == at else index.at(d) for d in chosen)
     return MapFigures(network=network, baseline_network=base_network, stats=stats,
-                      evaluation=evaluation, target=target_value)
+                      evaluation=evaluation, target=target_value, timeline=timeline,
+                      previous=before)
 
 
 def _target_text(target: float) -> str:
@@ -574,7 +615,7 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     Returns
     -------
     dict
-        Plain JSON-serialisable data, ``"version": 3``: ``title``, ``territory``,
+        Plain JSON-serialisable data, ``"version": 4``: ``title``, ``territory``,
         ``asOf``, ``baseline``, ``target``, vocabularies (``groups``,
         ``actorKinds``, ``relationKinds``, ``levels``, ``opportunityTypes``, each
         referred to by its position), ``boundaries`` (GeoJSON of province, ambiti,
@@ -603,6 +644,21 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
           not tied at the baseline), ``notes`` (*str*), and ``multi``, only for
           ties gathering several relations: ``tie`` (row of ``ties``), ``kinds``
           (list of indices in ``relationKinds``) and ``relations`` (how many).
+        * ``timeline`` (version 4): the dates the page can show (``figures.timeline``,
+          those where the territory has organisations, and ``as_of`` and
+          ``previous``). ``actors`` and ``ties`` then hold the union over the dates:
+          every organisation active at one of them, every tie existing at one of them
+          (described as at ``as_of``, or else at the latest date it exists; ``level``
+          and ``degree`` are those at ``as_of``, 0 when absent then; ``new`` is 1 when
+          the pair was not tied at the baseline). Keys: ``dates`` (ISO, sorted),
+          ``current`` (index of ``as_of``), ``compare`` (index of the previous
+          Tavolo, or ``None``), ``showChanges`` (the changes layer is on at start),
+          ``actorsOn`` (per actor, bit k = active at ``dates[k]``), ``levelBits`` (3)
+          and ``tieLevels`` (per tie, its level at ``dates[k]`` in bits
+          ``levelBits * k`` and up, 0 = no tie), ``stats`` (per date ``actors``,
+          ``ties``, ``density`` from :func:`~opportunity_map.metrics.network_stats`)
+          and ``summaries`` (per date the summary panel's ``lines``, ``rows``,
+          ``total``, ``figures``; ``None`` at ``as_of``, which is ``summary``).
 
     Raises
     ------
@@ -619,13 +675,25 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     name = _text(terr.get("name")) or slug
     title = f"Mappa delle opportunità – {name}"
 
-    # --- actors active at the date in the territory (positions of the network index)
+    # --- the dates of the timeline: those where the territory has organisations
     index = net.index
-    positions = np.flatnonzero(index.scope_mask(slug) & net.active_actors)
+    scope = index.scope_mask(slug)
+    nets = [n for n in (figures.timeline or (net,))
+            if n.as_of in (at, figures.previous) or (scope & n.active_actors).any()]
+    current = next(k for k, n in enumerate(nets) if n.as_of == at)
+
+    # --- actors of the territory active at one of the dates (positions of the index)
+    active_any = np.zeros(index.n_actors, dtype=bool)
+    for n_k in nets:
+        active_any |= n_k.active_actors
+    positions = np.flatnonzero(scope & active_any)
     actors = m.actors.iloc[positions]
     ids = index.ids[positions]
     group_codes = _actor_groups(actors)
-    group_of = dict(zip(ids, group_codes, strict=True))
+    on_bits = np.zeros(len(positions), dtype=np.int64)
+    for k, n_k in enumerate(nets):
+        on_bits |= n_k.active_actors[positions].astype(np.int64) << k
+    now_active = net.active_actors[positions]
     geoms = actors.geometry
     has_xy = np.array(~geoms.isna() & ~geoms.is_empty, dtype=bool)
     xs = np.full(len(actors), np.nan)
@@ -635,7 +703,7 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         xs[has_xy] = geoms[has_xy].x.to_numpy()
         ys[has_xy] = geoms[has_xy].y.to_numpy()
         has_xy &= np.isfinite(xs) & np.isfinite(ys)
-    n_missing = int((~has_xy).sum())
+    n_missing = int((~has_xy & now_active).sum())
     if n_missing:
         log.warning("%s: %d actors without a position are not drawn", slug, n_missing)
     shown = actors[has_xy]
@@ -669,43 +737,76 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         opp_cols["notes"].append(strings.add(_text(getattr(row, "notes", ""))))
         type_actors.setdefault(t, set()).add(i)
 
-    # --- ties of the territory at the date (one per pair); drawn when both ends are shown
-    sub = net.territory(slug)
-    ties = sub.ties
-    new = np.zeros(ties.size, dtype=bool)
+    # --- ties of the territory at any of the dates (one per pair, keyed by the pair)
+    n = max(index.n_actors, 1)
+    subs = [n_k.territory(slug).ties for n_k in nets]
+    keys_at = [n_k.u[t] * n + n_k.v[t] for n_k, t in zip(nets, subs, strict=True)]
+    keys = np.unique(np.concatenate(keys_at)) if keys_at else np.zeros(0, dtype=np.int64)
+    levels_at = np.zeros((len(nets), keys.size), dtype=np.int64)
+    # each tie is described (kind, since, notes) as it is at the map's date, or else
+    # at the latest date it exists
+    source = np.full(keys.size, -1, dtype=np.int64)
+    tie_in = np.zeros(keys.size, dtype=np.int64)  # the tie's position in its source network
+    for k in [current, *range(len(nets) - 1, -1, -1)]:
+        pos = np.searchsorted(keys, keys_at[k])
+        levels_at[k, pos] = nets[k].level[subs[k]]
+        take = source[pos] < 0
+        source[pos[take]] = k
+        tie_in[pos[take]] = subs[k][take]
+    new = np.zeros(keys.size, dtype=bool)
     if base_net is not None:
         # a tie of the territory is new when its pair was not tied, inside it, at the baseline
-        n = max(index.n_actors, 1)
         base_ties = base_net.territory(slug).ties
-        base_keys = base_net.u[base_ties] * n + base_net.v[base_ties]
-        new = ~np.isin(net.u[ties] * n + net.v[ties], base_keys)
-    i_end, j_end = local_of[net.u[ties]], local_of[net.v[ties]]
-    drawn = (i_end >= 0) & (j_end >= 0)
+        new = ~np.isin(keys, base_net.u[base_ties] * n + base_net.v[base_ties])
+    i_end, j_end = local_of[keys // n], local_of[keys % n]
+    drawn = np.flatnonzero((i_end >= 0) & (j_end >= 0))
     rel_kinds, _ = _vocabulary(RELATION_KINDS, index.kinds)
     kind_code = np.array([rel_kinds.index(k) for k in index.kinds], dtype=np.int64)
-    drawn_ties = ties[drawn]
-    notes_of = _tie_notes(m, net, drawn_ties)
-    n_rel = np.asarray(net.n_relations[drawn_ties], dtype=np.int64)
-    since_days = _day_numbers(net.since[drawn_ties])
+    n_drawn = drawn.size
+    t_kind = np.zeros(n_drawn, dtype=np.int64)
+    t_rel = np.zeros(n_drawn, dtype=np.int64)
+    t_since: list[int | None] = [None] * n_drawn
+    t_notes = [0] * n_drawn
+    t_kinds: dict[int, list[int]] = {}
+    for k, n_k in enumerate(nets):
+        rows = np.flatnonzero(source[drawn] == k)
+        if not rows.size:
+            continue
+        ties_k = tie_in[drawn[rows]]
+        t_kind[rows] = kind_code[np.asarray(n_k.kind[ties_k], dtype=np.int64)]
+        t_rel[rows] = n_k.n_relations[ties_k]
+        notes_of = _tie_notes(m, n_k, ties_k)
+        for row, tie, day in zip(rows.tolist(), ties_k.tolist(), _day_numbers(n_k.since[ties_k]),
+                                 strict=True):
+            t_since[row] = day
+            t_notes[row] = strings.add(notes_of.get(tie, ""))
+        several = t_rel[rows] > 1
+        if several.any():
+            for row, kinds in zip(rows[several].tolist(),
+                                  n_k._kinds_by_tie(ties_k[several]),
+                                  strict=True):
+                t_kinds[row] = [rel_kinds.index(c) for c in kinds]
     multi: dict[str, list[Any]] = {"tie": [], "kinds": [], "relations": []}
-    if (n_rel > 1).any():
-        kinds_of = dict(zip(ties.tolist(), net.ties(slug)["kinds"], strict=True))
-        for pos in np.flatnonzero(n_rel > 1).tolist():
-            tie = int(drawn_ties[pos])
-            multi["tie"].append(pos)
-            multi["kinds"].append([rel_kinds.index(k) for k in kinds_of[tie]])
-            multi["relations"].append(int(n_rel[pos]))
+    for row in sorted(t_kinds):
+        multi["tie"].append(row)
+        multi["kinds"].append(t_kinds[row])
+        multi["relations"].append(int(t_rel[row]))
+    drawn_levels = levels_at[:, drawn]
+    packed = np.zeros(n_drawn, dtype=np.int64)
+    for k in range(len(nets)):
+        packed += drawn_levels[k] << (_LEVEL_BITS * k)
     tie_cols: dict[str, Any] = {
         "i": i_end[drawn].tolist(),
         "j": j_end[drawn].tolist(),
-        "kind": kind_code[np.asarray(net.kind[drawn_ties], dtype=np.int64)].tolist(),
-        "level": np.asarray(net.level[drawn_ties], dtype=np.int64).tolist(),
-        "since": since_days,
+        "kind": t_kind.tolist(),
+        "level": drawn_levels[current].tolist(),
+        "since": t_since,
         "new": new[drawn].astype(np.int64).tolist(),
-        "notes": [strings.add(notes_of.get(int(t), "")) for t in drawn_ties.tolist()],
+        "notes": t_notes,
         "multi": multi,
     }
-    degree = np.bincount(np.concatenate([i_end[drawn], j_end[drawn]]),
+    now_drawn = drawn_levels[current] > 0
+    degree = np.bincount(np.concatenate([i_end[drawn][now_drawn], j_end[drawn][now_drawn]]),
                          minlength=len(shown_ids))
 
     # --- actor columns
@@ -723,7 +824,7 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         "name": column("name"),
         "lon": np.rint(sx * _COORD_SCALE).astype(np.int64).tolist(),
         "lat": np.rint(sy * _COORD_SCALE).astype(np.int64).tolist(),
-        "group": [group_index[group_of[a]] for a in shown_ids],
+        "group": [group_index[g] for g in group_codes[has_xy]],
         "kind": [strings.add(k) for k in column("kind")],
         "flags": [_APPROX if g.lower() == "comune" else 0 for g in column("geocoded")],
         "degree": degree.astype(np.int64).tolist(),
@@ -761,22 +862,30 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
                               and not province_geom.is_empty else (6.6, 36.6, 18.5, 47.1))
 
     # --- summary: every count from the same ties
-    tie_groups = index.group[net.u[ties]], index.group[net.v[ties]]
     group_names = np.array([*GROUPS, KIND_TO_GROUP["altro"]], dtype=object)
-    ga, gb = group_names[tie_groups[0]], group_names[tie_groups[1]]
-    actors_by_group = pd.Series(list(group_of.values()), dtype=object).value_counts()
-    summary_rows = []
-    for g in groups:
-        n_ties = int(((ga == g) | (gb == g)).sum())
-        if actors_by_group.get(g, 0) or n_ties:
-            summary_rows.append({"group": group_index[g], "label": GROUP_LABELS.get(g, g),
-                                 "actors": int(actors_by_group.get(g, 0)), "ties": n_ties})
-    summary = _summary(title, figures, slug, summary_rows,
-                       {"actors": len(group_of), "ties": int(ties.size)},
-                       n_new=int(new.sum()), n_missing=n_missing)
+
+    def group_rows(k: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """Organisations and ties by group at the k-th date (a tie counts in both groups)."""
+        n_k, ties_k = nets[k], subs[k]
+        ga, gb = group_names[index.group[n_k.u[ties_k]]], group_names[index.group[n_k.v[ties_k]]]
+        active_k = n_k.active_actors[positions]
+        by_group = pd.Series(group_codes[active_k].to_numpy(), dtype=object).value_counts()
+        rows = []
+        for g in groups:
+            n_ties = int(((ga == g) | (gb == g)).sum())
+            if by_group.get(g, 0) or n_ties:
+                rows.append({"group": group_index[g], "label": GROUP_LABELS.get(g, g),
+                             "actors": int(by_group.get(g, 0)), "ties": n_ties})
+        return rows, {"actors": int(active_k.sum()), "ties": int(ties_k.size)}
+
+    summary_rows, total = group_rows(current)
+    summary = _summary(title, figures, slug, summary_rows, total,
+                       n_new=int((new & (levels_at[current] > 0)).sum()), n_missing=n_missing)
+    timeline = _timeline(nets, current, slug, figures, group_rows, on_bits[has_xy],
+                         packed, n_missing=n_missing)
 
     return {
-        "version": 3,
+        "version": 4,
         "title": title,
         "territory": {"slug": slug, "name": name},
         "asOf": at.date().isoformat(),
@@ -802,8 +911,51 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         "ties": tie_cols,
         "boundaries": boundaries,
         "summary": summary,
+        "timeline": timeline,
         "credits": [geography.BOUNDARIES_CREDIT],
         "bounds": [[round(miny, 4), round(minx, 4)], [round(maxy, 4), round(maxx, 4)]],
+    }
+
+
+def _timeline(nets: Sequence[Network], current: int, slug: str, figures: MapFigures,
+              group_rows: Any, on_bits: np.ndarray, packed: np.ndarray, *,
+              n_missing: int) -> dict[str, Any]:
+    """The ``timeline`` section of a map's payload (see :func:`build_map_data`)."""
+    base = figures.baseline
+    at = figures.as_of
+    stats = []
+    summaries: list[dict[str, Any] | None] = []
+    for k, n_k in enumerate(nets):
+        st = network_stats(n_k, territory=slug)
+        density = float(st["density"])
+        stats.append({"actors": int(st["n_actors"]), "ties": int(st["n_ties"]),
+                      "density": round(density, 6) if math.isfinite(density) else None})
+        if k == current:
+            summaries.append(None)  # the page's ``summary``
+            continue
+        rows, total = group_rows(k)
+        lines = [f"Situazione al {format_date(n_k.as_of)}."]
+        if base is not None:
+            lines.append(f"Il confronto con la baseline del {format_date(base)} è calcolato "
+                         f"alla data della mappa ({format_date(at)}).")
+        figs = [["Densità della rete", format_number(density, 4)],
+                ["Grado medio", format_number(float(st["avg_degree"]), 2)]]
+        if n_missing:
+            lines.append(f"{n_missing} organizzazioni senza posizione non sono disegnate.")
+        summaries.append({"lines": lines, "rows": rows, "total": total, "figures": figs})
+    dates = [n_k.as_of for n_k in nets]
+    compare = (dates.index(figures.previous)
+               if figures.previous is not None and figures.previous in dates else None)
+    return {
+        "dates": [d.date().isoformat() for d in dates],
+        "current": current,
+        "compare": compare,
+        "showChanges": compare is not None,
+        "levelBits": _LEVEL_BITS,
+        "actorsOn": on_bits.tolist(),
+        "tieLevels": packed.tolist(),
+        "stats": stats,
+        "summaries": summaries,
     }
 
 

@@ -7,7 +7,8 @@ at the Tavolo date D it computes once the changes since the previous Tavolo
 evaluation, and writes four files into the output folder, all or none:
 
 * ``mappa_<slug>_<D>.html``: the territory's interactive map at D, with the
-  changes since the previous Tavolo as a layer;
+  changes since the previous Tavolo as a layer (on at start) and a date selector
+  over the Tavolo dates (P, D and the semester ends before);
 * ``modifiche_<slug>_<D>.csv``: one row per change;
 * ``tavolo_<slug>_<D>.pdf``: the A4 meeting pack;
 * ``mappa_<slug>_<D>.xlsx``: next semester's workbook, pre-filled with the
@@ -33,6 +34,7 @@ from .changes import (
     find_unverified,
     previous_tavolo,
     table_italian,
+    tavolo_dates,
 )
 from .evaluation import Evaluation, check_target, evaluate
 from .finder import Coverage, coverage
@@ -228,8 +230,10 @@ def prepare_tavolo(
     check_writable(out)
     with staged_outputs(out) as stage:
         step()
+        # the map offers D, P and the semester ends, and opens at D with its changes
         figures = compute_figures(m, as_of=at, baseline=base, evaluation=evaluation,
-                                  target=target_value)
+                                  target=target_value, previous=before,
+                                  dates=tavolo_dates(at, since=base))
         html = render_map(m, slug, figures=figures).get_root().render()
         staged = [write_bytes_atomic(stage.root / names["map"], html.encode("utf-8"))]
         staged.append(write_bytes_atomic(

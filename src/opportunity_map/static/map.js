@@ -80,6 +80,10 @@
       s = r * 1.3;
       return [[x, y - s], [x + s * 0.95, y + s * 0.62], [x - s * 0.95, y + s * 0.62]];
     }
+    if (shape === "triangle-down") {
+      s = r * 1.3;
+      return [[x, y + s], [x + s * 0.95, y - s * 0.62], [x - s * 0.95, y - s * 0.62]];
+    }
     if (shape === "hexagon" || shape === "star") {
       s = r * 1.08;
       var n = shape === "star" ? 10 : 6;
@@ -193,7 +197,7 @@
   }
 
   // ------------------------------------------------------------- the payload
-  /* The payload's column arrays (version 3) as one small object per organisation
+  /* The payload's column arrays (version 3 and 4) as one small object per organisation
      (same short keys as the popups use) and one row per tie:
      [i, j, kind, level, since (day number or null), new, notes, kinds, relations]. */
   function decode(data) {
@@ -501,7 +505,7 @@
       var ctx = r._ctx, o = this.options, wx = this._world.x, wy = this._world.y;
       var pairs = this._pairs, s = this._scale, ox = this._origin.x, oy = this._origin.y;
       var b = r._bounds, bx0 = b.min.x, by0 = b.min.y, bx1 = b.max.x, by1 = b.max.y;
-      if (ctx.setLineDash) { ctx.setLineDash([]); }
+      if (ctx.setLineDash) { ctx.setLineDash(o.omDash || []); }
       ctx.globalAlpha = o.opacity;
       ctx.strokeStyle = o.color;
       ctx.lineCap = o.lineCap;
@@ -537,8 +541,55 @@
         }
       }
       ctx.stroke();
+      if (o.omDash && ctx.setLineDash) { ctx.setLineDash([]); }
     }
   });
+
+  /* The payload's timeline (version 4): the dates the page can show, which
+     organisations are active at each (bit d of actorsOn) and each tie's level at
+     each (levelBits bits per date in tieLevels, 0 = no tie). Without one, the map
+     has its own date only. */
+  function timelineOf(data, N, rels) {
+    var T = data.timeline || {};
+    var dates = T.dates && T.dates.length ? T.dates : [data.asOf];
+    var current = typeof T.current === "number" && dates[T.current] ? T.current : 0;
+    var on = T.actorsOn && T.actorsOn.length === N ? T.actorsOn : null;
+    var lv = T.tieLevels && T.tieLevels.length === rels.length ? T.tieLevels : null;
+    var base = Math.pow(2, T.levelBits || 3);
+    var actorsAt = {}, levelsAt = {};
+    return {
+      dates: dates, current: current,
+      compare: typeof T.compare === "number" && dates[T.compare] ? T.compare : null,
+      showChanges: !!T.showChanges,
+      stats: T.stats || [], summaries: T.summaries || [],
+      actors: function (d) {
+        if (!actorsAt[d]) {
+          var a = new Uint8Array(N), p = Math.pow(2, d);
+          for (var k = 0; k < N; k++) {
+            a[k] = on ? Math.floor(on[k] / p) % 2 : (d === current ? 1 : 0);
+          }
+          actorsAt[d] = a;
+        }
+        return actorsAt[d];
+      },
+      levels: function (d) {
+        if (!levelsAt[d]) {
+          var R = rels.length, l = new Uint8Array(R), p = Math.pow(base, d);
+          for (var r = 0; r < R; r++) {
+            l[r] = lv ? Math.floor(lv[r] / p) % base : (d === current ? rels[r][3] : 0);
+          }
+          levelsAt[d] = l;
+        }
+        return levelsAt[d];
+      },
+      /* the date a date is compared with: the previous Tavolo for the map's own
+         date when one was given, otherwise the date before it in the list */
+      previous: function (d) {
+        if (d === current && this.compare !== null && this.compare < d) { return this.compare; }
+        return d > 0 ? d - 1 : null;
+      }
+    };
+  }
 
   function render(map, data, options) {
     options = options || {};
@@ -558,6 +609,15 @@
     var props = cols.props, rels = cols.rels;
     var N = props.length, R = rels.length;
     var baselineText = itDate(data.baseline);
+    var timeline = timelineOf(data, N, rels);
+    var dateIdx = timeline.current;
+    var hashDate = /(?:^#|&)data=(\d{4}-\d{2}-\d{2})/.exec(global.location.hash || "");
+    if (hashDate && timeline.dates.indexOf(hashDate[1]) >= 0) {
+      dateIdx = timeline.dates.indexOf(hashDate[1]);
+    }
+    var activeNow = timeline.actors(dateIdx), levelNow = timeline.levels(dateIdx);
+    for (var r0 = 0; r0 < R; r0++) { rels[r0][3] = levelNow[r0]; }
+    var filterCode = "";
 
     // the view first, so that every layer is projected once
     if (data.bounds) { map.fitBounds(data.bounds, { padding: [10, 10], animate: false }); }
@@ -585,7 +645,7 @@
       return mk;
     }
     for (var i = 0; i < N; i++) {
-      visible[i] = true;
+      visible[i] = !!activeNow[i];
       offers[i] = {};
       var po = props[i].o;
       if (po) { for (var oi = 0; oi < po.length; oi++) { offers[i][po[oi][0]] = true; } }
@@ -644,12 +704,12 @@
       var shown = new Uint8Array(R);
       for (k = 0; k < R; k++) {
         rel = rels[k];
-        if (!visible[rel[0]] || !visible[rel[1]]) { continue; }
+        if (!rel[3] || !visible[rel[0]] || !visible[rel[1]]) { continue; }
         shown[k] = 1;
         key = (rel[2] + 1) * 64 + rel[3];
         if (!counts[key]) { counts[key] = 0; keys.push(key); }
         counts[key] += 1;
-        if (rel[5]) { nFresh += 1; }
+        if (rel[5] && freshNow()) { nFresh += 1; }
         shownRelations += 1;
       }
       var pairs = {}, fill = {}, fresh = new Int32Array(nFresh * 2), f = 0;
@@ -660,7 +720,7 @@
         key = (rel[2] + 1) * 64 + rel[3];
         var arr = pairs[key], at = fill[key];
         arr[at] = rel[0]; arr[at + 1] = rel[1]; fill[key] = at + 2;
-        if (rel[5]) { fresh[f] = rel[0]; fresh[f + 1] = rel[1]; f += 2; }
+        if (rel[5] && freshNow()) { fresh[f] = rel[0]; fresh[f + 1] = rel[1]; f += 2; }
       }
       var factor = lineFactor();
       keys.forEach(function (kk) {
@@ -681,6 +741,17 @@
         halo.addTo(newLayer);
       }
     }
+    /* highlights of ties (new since the baseline, new since the previous Tavolo)
+       lie under the ties, on the same canvas */
+    function orderLines() {
+      [newLayer, changeLines].forEach(function (group) {
+        if (map.hasLayer(group)) { group.eachLayer(function (line) { line.bringToBack(); }); }
+      });
+    }
+    /* ties new since the baseline are highlighted at dates after it */
+    function freshNow() {
+      return !!data.baseline && timeline.dates[dateIdx] > data.baseline;
+    }
     /* Thousands of thick lines are slow to paint and unreadable when zoomed out:
        with many ties the lines are thinner (same proportions) until zoom 12. */
     var HALO = 6;
@@ -692,11 +763,12 @@
       var factor = lineFactor();
       if (factor === lastFactor) { return; }
       lastFactor = factor;
-      [relLayer, newLayer].forEach(function (group) {
+      [relLayer, newLayer, changeLines].forEach(function (group) {
         group.eachLayer(function (line) { line.setStyle({ weight: line.omWeight * factor }); });
       });
     }
     map.on("zoomend", restyleLines);
+    var changeLines = L.layerGroup();
     buildRelations();
     // the highlight of new ties is drawn under the lines (same canvas)
     newLayer.on("add", function () {
@@ -752,7 +824,8 @@
       dlRow(dl, "Codice", p.id);
 
       var opps = p.o || [];
-      add(box, el("h4", null, "Opportunità offerte (" + opps.length + ")"));
+      add(box, el("h4", null, "Opportunità offerte (" + opps.length + ")" +
+        (dateIdx === timeline.current ? "" : " al " + itDate(data.asOf))));
       if (!opps.length) {
         add(box, el("p", "om-empty", "Nessuna opportunità registrata."));
       } else {
@@ -770,8 +843,13 @@
         });
       }
 
-      var ties = adjacency[k].slice();
-      add(box, el("h4", null, "Legami (" + ties.length + ") · grado " + (p.d || 0)));
+      var ties = adjacency[k].filter(function (ri) { return rels[ri][3] > 0; });
+      if (!activeNow[k]) {
+        add(box, el("div", "om-approx", "Non presente al " + itDate(timeline.dates[dateIdx]) +
+          " (data mostrata)."));
+      }
+      var degreeNow = dateIdx === timeline.current ? (p.d || 0) : ties.length;
+      add(box, el("h4", null, "Legami (" + ties.length + ") · grado " + degreeNow));
       if (!ties.length) {
         add(box, el("p", "om-empty",
           "Nessun legame registrato con organizzazioni della mappa."));
@@ -799,7 +877,9 @@
           if (rel[4] !== null && rel[4] !== undefined) { bits += ", dal " + dayDate(rel[4]); }
           if (rel[8] > 1) { bits += " · " + rel[8] + " relazioni"; }
           add(li, el("div", "om-sub", bits));
-          if (rel[5]) { add(li, el("span", "om-new", "nuovo dal " + baselineText)); }
+          if (rel[5] && freshNow()) {
+            add(li, el("span", "om-new", "nuovo dal " + baselineText));
+          }
           if (rel[6]) { add(li, el("div", "om-sub", "Note: " + rel[6])); }
         });
         if (ties.length > 150) {
@@ -832,7 +912,7 @@
       popup.setLatLng(center).setContent(box).openOn(map);
     }
     function focusActor(k) {
-      if (!visible[k]) { setFilter(""); }
+      if (!visible[k] && activeNow[k]) { setFilter(""); }
       var gl = groupLayers[props[k].g];
       if (gl && !map.hasLayer(gl.container)) { gl.container.addTo(map); }
       var top = isFinite(map.getMaxZoom()) ? map.getMaxZoom() : 18;
@@ -848,19 +928,53 @@
     // ---- filter and search
     var filterSelect, statusLine, resultsList, searchInput, clusterBox;
     function setFilter(code) {
-      for (var k = 0; k < N; k++) { visible[k] = code === "" || !!offers[k][code]; }
+      filterCode = code;
+      for (var k = 0; k < N; k++) {
+        visible[k] = !!activeNow[k] && (code === "" || !!offers[k][code]);
+      }
       if (filterSelect) { filterSelect.value = code; }
       map.closePopup(popup);
       fillGroups();
       buildRelations();
+      orderLines();
       updateStatus();
+    }
+    function actorsAtDate() {
+      var n = 0;
+      for (var k = 0; k < N; k++) { if (activeNow[k]) { n += 1; } }
+      return n;
+    }
+    function tiesAtDate() {
+      var n = 0;
+      for (var r = 0; r < R; r++) { if (rels[r][3]) { n += 1; } }
+      return n;
     }
     function updateStatus() {
       if (!statusLine) { return; }
       var n = 0;
       for (var k = 0; k < N; k++) { if (visible[k]) { n += 1; } }
-      statusLine.textContent = "Visibili: " + n + " organizzazioni su " + N + ", " +
-        shownRelations + " legami su " + R + ".";
+      statusLine.textContent = "Visibili: " + n + " organizzazioni su " + actorsAtDate() +
+        ", " + shownRelations + " legami su " + tiesAtDate() + ".";
+    }
+    /* Show the network at the d-th date of the timeline: organisations, ties,
+       summary, changes; the figures come from the payload. */
+    function setDate(d) {
+      if (!timeline.dates[d]) { return; }
+      dateIdx = d;
+      activeNow = timeline.actors(d);
+      levelNow = timeline.levels(d);
+      for (var r = 0; r < R; r++) { rels[r][3] = levelNow[r]; }
+      if (dateSelect) { dateSelect.value = String(d); }
+      setFilter(filterCode);
+      fillSummary();
+      updateLayerCounts();
+      if (map.hasLayer(changeLayer)) { buildChanges(); }
+      updateChangesLegend();
+      if (timeline.dates.length > 1 && global.history && global.history.replaceState) {
+        try {
+          global.history.replaceState(null, "", "#data=" + timeline.dates[d]);
+        } catch (e) { /* a page opened from some viewers cannot change its URL */ }
+      }
     }
     var folded = null;
     function search(query) {
@@ -892,7 +1006,8 @@
         btn.type = "button";
         add(btn, el("strong", "om-result-name", props[k].n));
         add(btn, el("span", "om-sub", (props[k].c || "") + " · " + groupOf(k).label +
-          (visible[k] ? "" : " (nascosta dal filtro)")));
+          (!activeNow[k] ? " (non presente al " + itDate(timeline.dates[dateIdx]) + ")"
+            : visible[k] ? "" : " (nascosta dal filtro)")));
         btn.addEventListener("click", function () { focusActor(k); });
       });
       if (hits.length > 20) {
@@ -902,8 +1017,20 @@
       return hits;
     }
 
+    var dateSelect = null;
     var tools = panelControl("topleft", function () {
       var box = el("div", "om-panel om-tools");
+      if (timeline.dates.length > 1) {
+        var dlab = add(box, el("label", "om-label", "Data del Tavolo"));
+        dateSelect = add(dlab, el("select", "om-date"));
+        timeline.dates.forEach(function (iso, d) {
+          var opt = add(dateSelect, el("option", null, itDate(iso) +
+            (d === timeline.current ? " (data della mappa)" : "")));
+          opt.value = String(d);
+        });
+        dateSelect.value = String(dateIdx);
+        dateSelect.addEventListener("change", function () { setDate(+dateSelect.value); });
+      }
       var lab = add(box, el("label", "om-label", "Cerca un'organizzazione o un comune"));
       searchInput = add(box, el("input", "om-search"));
       searchInput.type = "search";
@@ -954,8 +1081,23 @@
 
     // ---- summary panel
     var s = data.summary || {};
+    var summaryBody = null;
+    /* the summary at the date shown: the page's own at the map's date, else the
+       timeline's (figures computed in Python; the baseline comparison is the map's) */
+    function fillSummary() {
+      if (!summaryBody) { return; }
+      summaryBody.textContent = "";
+      var at = dateIdx === timeline.current ? s : (timeline.summaries[dateIdx] || {});
+      fillSummaryBody(summaryBody, at);
+    }
     panelControl("bottomleft", function () {
       var box = collapsible("om-summary", s.title || data.title || "Riepilogo", true);
+      summaryBody = add(box, el("div", "om-summary-body"));
+      fillSummary();
+      (s.notes || []).forEach(function (note) { add(box, el("p", "om-note", note)); });
+      return box;
+    }).addTo(map);
+    function fillSummaryBody(box, s) {
       (s.lines || []).forEach(function (line) { add(box, el("p", "om-sub", line)); });
       var table = add(box, el("table", "om-table"));
       var thead = add(table, el("thead"));
@@ -981,13 +1123,151 @@
       }
       var dl = add(box, el("dl", "om-fields"));
       (s.figures || []).forEach(function (fig) { dlRow(dl, fig[0], fig[1]); });
-      (s.notes || []).forEach(function (note) { add(box, el("p", "om-note", note)); });
-      return box;
-    }).addTo(map);
+    }
+
+    // ---- changes since the previous Tavolo (a layer; counts in the legend)
+    var rChanges = L.canvas({ pane: pane(map, "omChanges", 400) });
+    var changeLayer = L.layerGroup(), changeMarks = L.layerGroup();
+    changeLayer.addLayer(changeMarks);
+    var changeCounts = null;
+    function buildChanges() {
+      changeLines.clearLayers();
+      changeMarks.clearLayers();
+      var b = timeline.previous(dateIdx);
+      changeCounts = { from: b === null ? null : timeline.dates[b], to: timeline.dates[dateIdx],
+                       tieNew: 0, tieEnded: 0, levelUp: 0, levelDown: 0, entered: 0, left: 0 };
+      if (b === null) { return changeCounts; }
+      var la = timeline.levels(b), lb = levelNow, aa = timeline.actors(b), ab = activeNow;
+      var fresh = [], ended = {}, endedKeys = [], r, k;
+      for (r = 0; r < R; r++) {
+        var before = la[r], after = lb[r], rel = rels[r];
+        if (!before && after) { changeCounts.tieNew += 1; fresh.push(rel[0], rel[1]); }
+        else if (before && !after) {
+          changeCounts.tieEnded += 1;
+          if (!ended[before]) { ended[before] = []; endedKeys.push(before); }
+          ended[before].push(rel[0], rel[1]);
+        } else if (before && after && before !== after) {
+          var up = after > before;
+          changeCounts[up ? "levelUp" : "levelDown"] += 1;
+          var mid = L.latLng((latlngs[rel[0]].lat + latlngs[rel[1]].lat) / 2,
+                             (latlngs[rel[0]].lng + latlngs[rel[1]].lng) / 2);
+          changeMarks.addLayer(new ShapeMarker(mid, {
+            renderer: rChanges, interactive: false, shape: up ? "triangle" : "triangle-down",
+            radius: 5, color: "#1f1f1f", weight: 1.5, opacity: 1,
+            fillColor: up ? "#1f1f1f" : "#ffffff", fillOpacity: 1 }));
+        }
+      }
+      var factor = lineFactor();
+      if (fresh.length) {
+        var casing = new TieSegments(world, Int32Array.from(fresh), {
+          renderer: rLines, color: "#0072b2", weight: CASING * factor, opacity: 1 });
+        casing.omWeight = CASING;
+        casing.addTo(changeLines);
+      }
+      endedKeys.forEach(function (lv) {
+        var w = (levels[lv] || { weight: 1.5 }).weight;
+        var line = new TieSegments(world, Int32Array.from(ended[lv]), {
+          renderer: rChanges, color: "#3a3a3a", weight: Math.max(w, 1.5) * factor,
+          opacity: 0.9, omDash: [7, 5] });
+        line.omWeight = Math.max(w, 1.5);
+        line.addTo(changeMarks);
+      });
+      for (k = 0; k < N; k++) {
+        if (ab[k] && !aa[k]) {
+          changeCounts.entered += 1;
+          changeMarks.addLayer(L.circleMarker(latlngs[k], {
+            renderer: rChanges, interactive: false, radius: 12, color: "#000000", weight: 2.5,
+            opacity: 1, fill: false }));
+        } else if (aa[k] && !ab[k]) {
+          changeCounts.left += 1;
+          var g = groups[props[k].g] || { shape: "circle" };
+          changeMarks.addLayer(new ShapeMarker(latlngs[k], {
+            renderer: rChanges, interactive: false, shape: g.shape, radius: 6.5,
+            color: "#555555", weight: 1.5, opacity: 1, dashArray: "3 2",
+            fillColor: "#d9d9d9", fillOpacity: 0.9 }));
+        }
+      }
+      orderLines();
+      return changeCounts;
+    }
+    var CASING = 11;
+    changeLayer.on("add", function () {
+      buildChanges();
+      changeLines.addTo(map);
+      orderLines();
+      updateChangesLegend();
+    });
+    changeLayer.on("remove", function () {
+      map.removeLayer(changeLines);
+      updateChangesLegend();
+    });
+    var changesLegend = null;
+    function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+    function updateChangesLegend() {
+      if (!changesLegend) { return; }
+      changesLegend.textContent = "";
+      changesLegend.hidden = !map.hasLayer(changeLayer);
+      if (changesLegend.hidden) { return; }
+      var c = changeCounts || buildChanges();
+      add(changesLegend, el("h4", null, "Modifiche dal Tavolo precedente"));
+      if (c.from === null) {
+        add(changesLegend, el("p", "om-note",
+          "Nessun Tavolo precedente nella mappa: scegliere una data successiva."));
+        return;
+      }
+      add(changesLegend, el("p", "om-note", "Dal " + itDate(c.from) + " al " + itDate(c.to) +
+        ": " + plural(c.tieNew + c.tieEnded + c.levelUp + c.levelDown, "legame cambiato",
+          "legami cambiati") + ", " + plural(c.entered + c.left, "organizzazione cambiata",
+          "organizzazioni cambiate") + "."));
+      var ul = add(changesLegend, el("ul", "om-legend-list om-changes-list"));
+      legendRow(ul, casingNode("#0072b2"), "Legami nuovi (" + c.tieNew + ")");
+      legendRow(ul, lineNode("#3a3a3a", 2.2, "5 3"), "Legami conclusi (" + c.tieEnded + ")");
+      legendRow(ul, levelNode(true), "Livello cambiato (" + (c.levelUp + c.levelDown) +
+        "): ▲ salito " + c.levelUp + ", ▽ sceso " + c.levelDown);
+      legendRow(ul, ringNode(), "Organizzazioni entrate (" + c.entered + ")");
+      var gone = symbolNode("circle", "#555555", true);
+      gone.querySelector("circle, polygon").setAttribute("fill", "#d9d9d9");
+      legendRow(ul, gone, "Organizzazioni uscite (" + c.left + ")");
+    }
+    function casingNode(color) {
+      var svg = lineNode(color, 9, null, 0.6);
+      var inner = document.createElementNS(SVG_NS, "line");
+      ["x1", "y1", "x2", "y2"].forEach(function (a, q) {
+        inner.setAttribute(a, String([2, 6, 26, 6][q]));
+      });
+      inner.setAttribute("stroke", "#555555");
+      inner.setAttribute("stroke-width", "2");
+      svg.appendChild(inner);
+      return svg;
+    }
+    function levelNode() {
+      var svg = lineNode("#555555", 2);
+      var up = document.createElementNS(SVG_NS, "polygon");
+      up.setAttribute("points", "14,1.5 18.5,9.5 9.5,9.5");
+      up.setAttribute("fill", "#1f1f1f");
+      svg.appendChild(up);
+      return svg;
+    }
+    function ringNode() {
+      var svg = document.createElementNS(SVG_NS, "svg");
+      svg.setAttribute("width", "28"); svg.setAttribute("height", "16");
+      svg.setAttribute("class", "om-symbol");
+      var c = document.createElementNS(SVG_NS, "circle");
+      c.setAttribute("cx", "14"); c.setAttribute("cy", "8"); c.setAttribute("r", "6.5");
+      c.setAttribute("fill", "none"); c.setAttribute("stroke", "#000000");
+      c.setAttribute("stroke-width", "2");
+      svg.appendChild(c);
+      return svg;
+    }
 
     // ---- legend
     panelControl("bottomright", function () {
       var box = collapsible("om-legend", "Legenda", true);
+      if (timeline.dates.length > 1) {
+        // first, so that it is seen without scrolling when the layer is on
+        changesLegend = add(box, el("div", "om-changes"));
+        changesLegend.hidden = true;
+      }
       add(box, el("h4", null, "Organizzazioni"));
       var ul = add(box, el("ul", "om-legend-list"));
       groups.forEach(function (g) {
@@ -1028,13 +1308,23 @@
 
     // ---- layer control, added last so that every layer exists
     var overlays = {};
-    groupLayers.forEach(function (gl) {
+    function groupCount(gl) {
+      var n = 0;
+      gl.members.forEach(function (k) { if (activeNow[k]) { n += 1; } });
+      return n;
+    }
+    groupLayers.forEach(function (gl, g) {
       overlays[symbolSvg(gl.group.shape, gl.group.color, false) + " " + esc(gl.group.label) +
-        ' <span class="om-count">(' + gl.members.length + ")</span>"] = gl.container;
+        ' <span class="om-count" data-om-group="' + g + '">(' + groupCount(gl) + ")</span>"] =
+        gl.container;
     });
-    overlays['Legami <span class="om-count">(' + R + ")</span>"] = relLayer;
+    overlays['Legami <span class="om-count" data-om-ties="1">(' + tiesAtDate() + ")</span>"] =
+      relLayer;
     if (data.baseline) {
       overlays[esc("Legami nuovi dal " + baselineText)] = newLayer;
+    }
+    if (timeline.dates.length > 1) {
+      overlays["Modifiche dal Tavolo precedente"] = changeLayer;
     }
     if (boundaries.ambiti) { overlays["Ambiti territoriali"] = boundaries.ambiti; }
     if (boundaries.comuni) { overlays["Comuni"] = boundaries.comuni; }
@@ -1045,6 +1335,18 @@
     }
     var layerControl = L.control.layers(bases, overlays,
       { collapsed: false, position: "topright" }).addTo(map);
+    function updateLayerCounts() {
+      if (!layerControl) { return; }
+      var box = layerControl.getContainer();
+      groupLayers.forEach(function (gl, g) {
+        var span = box.querySelector('[data-om-group="' + g + '"]');
+        if (span) { span.textContent = "(" + groupCount(gl) + ")"; }
+      });
+      var ties = box.querySelector("[data-om-ties]");
+      if (ties) { ties.textContent = "(" + tiesAtDate() + ")"; }
+    }
+    if (timeline.showChanges && timeline.previous(dateIdx) !== null) { changeLayer.addTo(map); }
+    if (dateIdx !== timeline.current) { setDate(dateIdx); }
 
     mark("controls");
 
@@ -1060,11 +1362,15 @@
         if (clustered && map.hasLayer(gl.container)) { clusters += gl.cluster.clustersShown(); }
       });
       return { actors: N, markers: markersShown, relations: R, relationLines: lines,
-               newLines: halo.length ? halo[0].count() : 0, clusters: clusters };
+               newLines: halo.length ? halo[0].count() : 0, clusters: clusters,
+               actorsAtDate: actorsAtDate(), tiesAtDate: tiesAtDate(),
+               date: timeline.dates[dateIdx] };
     }
     var api = {
       map: map, counts: counts, search: search, openActor: openActor, focusActor: focusActor,
-      setFilter: setFilter, layerControl: layerControl,
+      setFilter: setFilter, layerControl: layerControl, setDate: setDate,
+      dates: timeline.dates, changeLayer: changeLayer,
+      changes: function () { return buildChanges(); },
       indexOf: function (id) {
         for (var k = 0; k < N; k++) { if (props[k].id === id) { return k; } }
         return -1;
