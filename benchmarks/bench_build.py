@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,62 +37,18 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import pandas as pd  # noqa: E402
+from bench_render import blank_page, measure_browser  # noqa: E402
 from synthetic import write_synthetic_map  # noqa: E402
 
 import opportunity_map as om  # noqa: E402
-from opportunity_map._assets import leaflet_css, leaflet_js  # noqa: E402
 
 BASELINE, AS_OF = "2026-03-31", "2028-12-31"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-_BLANK = """<!DOCTYPE html><html lang="it"><head><meta charset="utf-8"><title>vuota</title>
-<style>{css}</style><script>{js}</script><style>html,body,#m{{height:100%;margin:0}}</style>
-</head><body><div id="m"></div><script>
-var map = L.map("m", {{preferCanvas: true}}).setView([45.6, 9.8], 9);
-requestAnimationFrame(function () {{
-  document.documentElement.setAttribute("data-om-ready", "1"); }});
-</script></body></html>"""
 
 
 def _timed(func: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     result = func()
     return time.perf_counter() - started, result
-
-
-def _time_to_interactive(pages: list[Path], runs: int = 3) -> list[float] | None:
-    """Median time from navigation to the first frame after the page is ready, per page."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return None
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        return None
-    medians = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        context.set_offline(True)
-        times: dict[Path, list[float]] = {p: [] for p in pages}
-        for _ in range(runs):  # interleaved: floor and maps in each round
-            for path in pages:
-                page = context.new_page()
-                page.goto(path.resolve().as_uri(), wait_until="commit")
-                page.wait_for_function(
-                    "document.documentElement.hasAttribute('data-om-ready')",
-                    polling=10, timeout=60_000)
-                times[path].append(page.evaluate(
-                    "() => new Promise(r => requestAnimationFrame(() => setTimeout(() => "
-                    "r(performance.now()), 0)))") / 1000)
-                page.close()
-        browser.close()
-    for path in pages:
-        values = sorted(times[path])
-        medians.append(values[len(values) // 2])
-    return medians
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,8 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     # 3. the largest map and its time to interactive, beside a blank Leaflet page
     largest = max(out.glob("*.html"), key=lambda p: p.stat().st_size)
     blank = work / "vuota.html"
-    blank.write_text(_BLANK.format(css=leaflet_css(), js=leaflet_js()), encoding="utf-8")
-    timings = _time_to_interactive([blank, largest])
+    x0, y0, x1, y1 = (float(v) for v in m.territories.total_bounds)
+    blank.write_text(blank_page([[y0, x0], [y1, x1]]), encoding="utf-8")
+    # the same measure as bench_render: a warm-up round, then 7 interleaved rounds
+    loads = measure_browser({"blank": blank, "map": largest}, runs=7)
+    timings = None if loads is None else [
+        statistics.median(load["interactive"] for load in loads[name]) / 1000
+        for name in ("blank", "map")]
     size = largest.stat().st_size / 1e6
     if timings is None:
         tti = "n.d. (Chromium missing)"
