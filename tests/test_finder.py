@@ -274,3 +274,28 @@ def test_copertura_cli_writes_both_tables(tmp_path: Path) -> None:
         comuni.columns)
     assert len(comuni) == 84 and set(ambiti["territory"]) == {"lecco"}
     assert np.isclose(ambiti["population"].sum(), comuni["population"].sum())
+
+
+def test_rank_of_many_points_equals_around_of_each() -> None:
+    """The batch ranking gives, point by point, exactly the single-point answer."""
+    import opportunity_map as om
+    from opportunity_map import geography as geo
+    from opportunity_map.finder import index_opportunities
+
+    m = om.load(Path(__file__).resolve().parents[1] / "data" / "ambiti")
+    index = index_opportunities(m, as_of="2027-06-30")
+    table = geo.comuni()
+    codes = table.index[table["province_code"].isin([97, 16])]  # Lecco and Bergamo
+    points = geo.comune_points(codes)
+    lat, lon = points["lat"].to_numpy(), points["lon"].to_numpy()
+    for limit in (1, 5, 20):
+        rows, km = index.rank(lat, lon, limit=limit)
+        assert rows.shape == (len(codes), limit)
+        for i in range(len(codes)):
+            found = index.around(float(lat[i]), float(lon[i]), limit=limit)
+            assert index.table["opportunity_id"].to_numpy()[rows[i]].tolist() == \
+                found["opportunity_id"].tolist()
+            assert km[i] == pytest.approx(found["distance_km"].to_numpy(), abs=1e-9)
+    # duplicated points (organisations at the same comune point) tie: decided by id
+    rows, _ = index.rank([45.8], [9.4], limit=len(index) + 3)
+    assert rows.shape == (1, len(index))
