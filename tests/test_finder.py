@@ -299,3 +299,37 @@ def test_rank_of_many_points_equals_around_of_each() -> None:
     # duplicated points (organisations at the same comune point) tie: decided by id
     rows, _ = index.rank([45.8], [9.4], limit=len(index) + 3)
     assert rows.shape == (1, len(index))
+
+
+def test_coverage_summary_and_report_section(tmp_path: Path) -> None:
+    """The short per-territory table: counts and shares summed by hand from the comuni."""
+    import opportunity_map as om
+    from opportunity_map.report import render_html
+
+    m = om.load(Path(__file__).resolve().parents[1] / "data" / "ambiti")
+    gaps = om.coverage(m, as_of="2027-06-30", territories=["lecco"])
+    summary = gaps.summary("lecco").set_index("Tipo di opportunità")
+    rows = gaps.comuni[gaps.comuni["territory"] == "lecco"]
+    total = rows["population"].sum()
+    for kind in gaps.types:
+        km = rows[f"km_{kind}"]
+        label = om.schema.OPPORTUNITY_TYPE_LABELS[kind]
+        if km.isna().all():
+            assert label not in summary.index
+            continue
+        far = [p for d, p in zip(km, rows["population"], strict=True)
+               if not (d == d and d <= 15.0)]  # NaN (none at all) counts as far
+        assert summary.at[label, "Comuni oltre la soglia"] == len(far)
+        assert summary.at[label, "Popolazione oltre la soglia"] == sum(far)
+        assert summary.at[label, "Quota della popolazione"] == pytest.approx(sum(far) / total)
+    assert list(summary["Quota della popolazione"]) == sorted(
+        summary["Quota della popolazione"], reverse=True)
+    ev = om.evaluate(m, baseline="2026-06-30", as_of="2027-06-30", n_boot=0,
+                     territories=["lecco"])
+    html = render_html(ev, coverage=gaps)
+    assert "Copertura delle opportunità" in html and "Lecco" in html
+    import html as html_module
+
+    first = summary.index[0]
+    assert html_module.escape(first) in html and "entro 15 km" in html
+    assert "Copertura delle opportunità" not in render_html(ev)

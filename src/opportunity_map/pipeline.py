@@ -23,6 +23,7 @@ from ._errors import DateOrderError, OutputLocationError, UsageError
 from ._format import format_date
 from ._time import to_timestamp
 from .evaluation import Evaluation, check_target, evaluate
+from .finder import coverage
 from .io import load, save
 from .maps import Tiles, compute_figures, save_maps
 from .model import OpportunityMap
@@ -236,7 +237,9 @@ def build(
                 evaluation = evaluate(m.network_index(), baseline=base, as_of=at,
                                       target=target_value, n_boot=n_boot, seed=seed,
                                       territories=scopes)
-                staged += list(write_evaluation(evaluation, stage.root).values())
+                gaps = coverage(m, as_of=at, territories=list(slugs))
+                staged += list(write_evaluation(evaluation, stage.root,
+                                                coverage=gaps).values())
         if "maps" in wanted and slugs:
             step()
             figures = compute_figures(m, as_of=at, baseline=base, evaluation=evaluation,

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from ._html import templates
 from ._xlsx import Block, Sheet, workbook_bytes
 from .evaluation import Evaluation
 from .schema import GROUP_LABELS, GROUPS, TIE_DEFINITION
+
+if TYPE_CHECKING:
+    from .finder import Coverage
 
 __all__ = [
     "COLUMN_LEGEND",
@@ -199,7 +202,8 @@ _GROUP_SHORT = {
 }
 
 
-def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> dict[str, Path]:
+def write_evaluation(evaluation: Evaluation, out_dir: str | Path, *,
+                     coverage: Coverage | None = None) -> dict[str, Path]:
     """Write the evaluation as CSV, Excel and a self-contained Italian HTML report.
 
     Parameters
@@ -209,6 +213,10 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> dict[str, P
     out_dir : str or pathlib.Path
         Output folder, created if missing. Existing files of the same name are
         replaced.
+    coverage : Coverage, optional
+        The coverage of the same map at the evaluation's date
+        (:func:`opportunity_map.coverage`): the report then shows each territory's
+        gaps (:meth:`~opportunity_map.finder.Coverage.summary`).
 
     Returns
     -------
@@ -237,7 +245,7 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> dict[str, P
     contents = {
         "csv": evaluation.table.to_csv(index=False).encode("utf-8"),
         "xlsx": render_xlsx(evaluation),
-        "html": render_html(evaluation).encode("utf-8"),
+        "html": render_html(evaluation, coverage=coverage).encode("utf-8"),
     }
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -359,13 +367,27 @@ def _block_matrix(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------
 
 
-def render_html(evaluation: Evaluation) -> str:
+def _coverage_tables(coverage: Coverage, names: dict[str, str]) -> list[_SeriesTable]:
+    """One short table per territory of the coverage, numbers in Italian notation."""
+    out = []
+    for slug in dict.fromkeys(coverage.comuni["territory"]):
+        table = coverage.summary(str(slug))
+        rows = [[str(kind), format_number(n, 0), format_number(people, 0),
+                 format_number(100 * share, 1) + "%"]
+                for kind, n, people, share in table.itertuples(index=False)]
+        out.append(_SeriesTable(_name(names, slug), rows))
+    return out
+
+
+def render_html(evaluation: Evaluation, *, coverage: Coverage | None = None) -> str:
     """The self-contained Italian HTML report of an evaluation.
 
     Parameters
     ----------
     evaluation : Evaluation
         The result of :func:`opportunity_map.evaluation.evaluate`.
+    coverage : Coverage, optional
+        Each territory's coverage gaps, shown in a section of their own.
 
     Returns
     -------
@@ -417,6 +439,10 @@ def render_html(evaluation: Evaluation) -> str:
             for scope, frame in evaluation.series.groupby("territory", sort=False)
         ],
         "blocks": _block_charts(evaluation, names),
+        "coverage": None if coverage is None else _coverage_tables(coverage, names),
+        "coverage_notes": () if coverage is None else coverage.notes,
+        "coverage_threshold": "" if coverage is None else format_number(
+            coverage.threshold_km, 0),
         "n_boot": evaluation.n_boot,
         "seed": evaluation.seed,
         "version": _version(),
