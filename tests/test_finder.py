@@ -328,8 +328,8 @@ def test_coverage_summary_and_report_section(tmp_path: Path) -> None:
                      territories=["lecco"])
     html = render_html(ev, coverage=gaps)
     assert "Copertura delle opportunità" in html and "Lecco" in html
-    import html as html_module
+    import markupsafe
 
     first = summary.index[0]
-    assert html_module.escape(first) in html and "entro 15 km" in html
+    assert str(markupsafe.escape(first)) in html and "entro 15 km" in html
     assert "Copertura delle opportunità" not in render_html(ev)

@@ -156,7 +156,7 @@ def test_atomic_write_leaves_old_files_on_failure(tmp_path: Path, evaluation: Ev
     paths = write_evaluation(evaluation, tmp_path)
     before = {k: p.read_bytes() for k, p in paths.items()}
 
-    def boom(_: Evaluation) -> str:
+    def boom(_: Evaluation, **__: object) -> str:
         raise RuntimeError("rendering failed")
 
     monkeypatch.setattr(report, "render_html", boom)
