@@ -112,7 +112,8 @@ def test_html_data_is_inert_in_the_template() -> None:
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }} &lt;/style&gt;"
     # passed as a variable: escaped wherever it appears, never compiled as Jinja source
     for context in (f"<h3>{escaped}</h3>", f"<summary>{escaped}</summary>",
-                    f'<td class="t">{escaped}</td>', f'aria-label="Densità tra gruppi: {escaped}"',
+                    f'<th scope="row" class="t">{escaped}</th>',
+                    f'aria-label="Densità tra gruppi: {escaped}"',
                     f'aria-label="Andamento semestrale della densità: {escaped}"',
                     f'dy="0.35em" text-anchor="end">{escaped}</text>'):
         assert context in text

@@ -426,11 +426,9 @@ def render_html(evaluation: Evaluation, *, coverage: Coverage | None = None) -> 
         ],
         "forest": _forest(evaluation, names),
         "table_header": [label for _, label in _HTML_COLUMNS],
-        "table_rows": [
-            _Row(_name(names, record["territory"]),
-                 [_cell(column, record.get(column)) for column, _ in _HTML_COLUMNS])
-            for record in table.to_dict("records")
-        ],
+        "table_rows": _rows(table, names, _HTML_COLUMNS),
+        "detail_header": [label for _, label in _HTML_DETAIL_COLUMNS],
+        "detail_rows": _rows(table, names, _HTML_DETAIL_COLUMNS),
         "series_chart": _series_chart(evaluation, names),
         "series_header": [label for _, label in _SERIES_COLUMNS],
         "series_tables": [
@@ -494,7 +492,14 @@ def _region_summary(table: pd.DataFrame) -> dict[str, str] | None:
     return change_figures(region.iloc[0])
 
 
+#: The results table: the verdict right after the territory, so that it is never the
+#: column lost to a narrow screen or page; 13 columns fit 1366 px and A4 landscape.
 _HTML_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("verdict", "Esito"),
+    ("change_pct", "Variazione %"),
+    ("ci_low_pct", "IC 95% inf."),
+    ("ci_high_pct", "IC 95% sup."),
+    ("p_no_increase", "Quota senza aumento"),
     ("n_panel", "Panel"),
     ("n_entrants", "Entrati"),
     ("n_exits", "Usciti"),
@@ -502,19 +507,26 @@ _HTML_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ties_at", "Legami data"),
     ("density_baseline", "Densità baseline"),
     ("density_at", "Densità data"),
-    ("change_pct", "Variazione %"),
-    ("ci_low_pct", "IC 95% inf."),
-    ("ci_high_pct", "IC 95% sup."),
+    ("note", "Note"),
+)
+
+#: The second table of the report: the other figures of every territory.
+_HTML_DETAIL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("se_pct", "Errore std."),
-    ("p_no_increase", "Quota senza aumento"),
-    ("verdict", "Esito"),
     ("target_met_point", "Stima puntuale ≥ obiettivo"),
     ("weighted_density_baseline", "Densità pesata baseline"),
     ("weighted_density_at", "Densità pesata data"),
     ("density_full_baseline", "Densità rete completa baseline"),
     ("density_full_at", "Densità rete completa data"),
-    ("note", "Note"),
 )
+
+
+def _rows(table: pd.DataFrame, names: dict[str, str],
+          columns: tuple[tuple[str, str], ...]) -> list[_Row]:
+    """The formatted rows of one of the report's tables, one per territory."""
+    return [_Row(_name(names, record["territory"]),
+                 [_cell(column, record.get(column)) for column, _ in columns])
+            for record in table.to_dict("records")]
 
 
 def _cell(column: str, value: object) -> _Cell:
@@ -833,6 +845,23 @@ class _Blocks:
     ticks: list[_Tick]
 
 
+def _heat_text(value: float) -> str:
+    """A block density as the heat maps show it: two decimals, ``<0,01`` when tiny.
+
+    The full precision stays in evaluation.csv and evaluation.xlsx.
+
+    Examples
+    --------
+    >>> _heat_text(0.123456), _heat_text(0.003), _heat_text(0.0), _heat_text(1.0)
+    ('0,12', '<0,01', '0', '1,00')
+    """
+    if value == 0:
+        return "0"
+    if 0 < value < 0.005:
+        return "<" + format_number(0.01, 2)
+    return format_number(value, 2)
+
+
 def _block_charts(evaluation: Evaluation, names: dict[str, str]) -> _Blocks:
     """Block-density tables in the order of ``evaluation.blocks``, one colour scale."""
     blocks = evaluation.blocks
@@ -854,7 +883,7 @@ def _block_charts(evaluation: Evaluation, names: dict[str, str]) -> _Blocks:
                         cells.append(_HeatCell("–", None, False))
                     else:
                         background, light = _color(value / vmax)
-                        cells.append(_HeatCell(format_density(value), background, light))
+                        cells.append(_HeatCell(_heat_text(value), background, light))
                 rows.append(_HeatRow(label, cells))
             matrices.append(_HeatMatrix(caption, rows))
         charts.append(_BlockChart(_name(names, scope), matrices))
