@@ -189,15 +189,27 @@ def _pdf_text(page: Any, name: str, **options: Any) -> tuple[str, Path]:
     return text, pdf
 
 
-@pytest.mark.parametrize("css_page_size", [True, False], ids=["landscape", "portrait"])
-def test_printed_report_has_every_verdict(open_report: Any, css_page_size: bool) -> None:
-    """Printed on A4 (the report's landscape @page, or portrait when the printer dialog
-    overrides it), every row of the results table keeps its verdict on the same line
+def _page_size(pdf: Path) -> tuple[float, float]:
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True,
+                          text=True).stdout
+    found = re.search(r"Page size:\s+([\d.]+) x ([\d.]+)", info)
+    assert found is not None
+    return float(found[1]), float(found[2])
+
+
+@pytest.mark.parametrize("landscape", [True, False], ids=["landscape", "portrait"])
+def test_printed_report_has_every_verdict(open_report: Any, landscape: bool) -> None:
+    """Printed on A4 (the report's landscape @page, or portrait when a reader's
+    settings override it), every row of the results table keeps its verdict on the same line
     as its territory and change: the table is never cut on the right."""
     page = open_report("1366x768")
     rows = _rows(page)
-    name = "rapporto_stampa" + ("" if css_page_size else "_verticale")
-    text, pdf = _pdf_text(page, name, prefer_css_page_size=css_page_size)
+    name = "rapporto_stampa" + ("" if landscape else "_verticale")
+    if not landscape:  # a reader's own print setting overriding the report's @page
+        page.add_style_tag(content="@page { size: A4 portrait; }")
+    text, pdf = _pdf_text(page, name, prefer_css_page_size=True)
+    width, height = _page_size(pdf)
+    assert (width > height) == landscape
     lines = text.splitlines()
     found = 0
     for row in rows:
@@ -213,7 +225,7 @@ def test_printed_report_has_every_verdict(open_report: Any, css_page_size: bool)
     assert "Note" in text and "Altri indicatori per territorio" in text
     # <details> are printed open: the semester tables and the coverage tables
     assert "Legami panel" in text and "Quota della popolazione" in text
-    if css_page_size and shutil.which("pdftoppm"):
+    if landscape and shutil.which("pdftoppm"):
         subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "1", str(pdf),
                         str(ARTIFACTS / "rapporto_stampa_p")], check=True)
 
