@@ -504,6 +504,17 @@ def _python_nearest(m: Any, comune: str, types: Any, limit: int = 20) -> list[tu
     return list(zip(found["opportunity_id"], found["distance_km"], strict=True))
 
 
+def _row_ids(m: Any, data: dict) -> list[str]:
+    """The opportunity id of each row of the payload's ``opportunities`` (id order)."""
+    from opportunity_map._time import active_mask
+
+    opps = m.opportunities[active_mask(m.opportunities, data["asOf"])]
+    opps = opps[opps["actor_id"].isin(data["actors"]["id"])]
+    ids = sorted(opps["id"].astype(str))
+    assert len(ids) == len(data["opportunities"]["actor"])
+    return ids
+
+
 def test_comune_key_in_the_browser_equals_python(open_offline: Any, lecco_finder: Any) -> None:
     from opportunity_map.geography import comune_key
 
@@ -533,7 +544,7 @@ def test_finder_panel_equals_find_opportunities(open_offline: Any, lecco_finder:
     expected = _python_nearest(m, "Calolziocorte", types)
     last = s.api("om.findNear('Calolziocorte', " +
                  (f"[{codes.index(types)}]" if types else "null") + ")")
-    got = [(it["id"], it["km"]) for it in last["items"]]
+    got = [(_row_ids(m, data)[it["row"]], it["km"]) for it in last["items"]]
     assert [g[0] for g in got] == [e[0] for e in expected]
     assert all(abs(g[1] - e[1]) < 0.05 for g, e in zip(got, expected, strict=True))
     items = page.locator(".om-finder-item")

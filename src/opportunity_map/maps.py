@@ -80,6 +80,8 @@ from .schema import (
 )
 
 __all__ = [
+    "COVERAGE_CLASSES",
+    "COVERAGE_NONE",
     "GROUP_STYLES",
     "LEVEL_WEIGHTS",
     "RELATION_COLORS",
@@ -90,6 +92,7 @@ __all__ = [
     "build_index_data",
     "build_map_data",
     "compute_figures",
+    "coverage_class",
     "render_index",
     "render_map",
     "save_maps",
@@ -668,6 +671,25 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
           ``ties``, ``density`` from :func:`~opportunity_map.metrics.network_stats`)
           and ``summaries`` (per date the summary panel's ``lines``, ``rows``,
           ``total``, ``figures``; ``None`` at ``as_of``, which is ``summary``).
+        * ``opportunities`` are in opportunity-id order, so that the row order is
+          the finder's tie-break (distance, then id).
+        * ``comuni``: every comune of the territory's province, in
+          :func:`~opportunity_map.geography.comune_key` order: ``code`` (ISTAT),
+          ``name``, ``key`` (``comune_key``, so the page matches typed names as
+          Python does), ``lon``, ``lat`` (the reference point of
+          :func:`~opportunity_map.geography.comune_points`, integers x
+          ``coordScale``) and ``province`` (sigla). Their polygons are those of
+          ``boundaries["comuni"]``, whose features carry ``code``.
+        * ``coverage`` (the "Copertura" layer): ``types`` (indices in
+          ``opportunityTypes`` with an active opportunity anywhere in the map),
+          ``km`` (per type, per comune of ``comuni``: the distance in km, 1
+          decimal, to the nearest one, from ``figures.coverage``; ``None`` when
+          there is none), ``thresholdKm``, ``classes`` (``max`` km inclusive or
+          ``None``, ``color``, ``label``; see :data:`COVERAGE_CLASSES`), ``none``
+          and ``notes``.
+        * ``finder`` (the "Vicino a un comune" panel): ``note``
+          (:data:`~opportunity_map.finder.STRAIGHT_LINE_NOTE`), ``scope`` and
+          ``limit``.
 
     Raises
     ------
@@ -729,16 +751,18 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     if not opps.empty:
         opps = opps[opps["actor_id"].astype(str).str.strip().isin(index_of)]
         opps = opps[active_mask(opps, at)]
+        # in id order: the finder's tie-break (distance, then id) is the row order
+        opps = opps.iloc[np.argsort(opps["id"].map(_text).to_numpy(dtype=object),
+                                    kind="stable")]
     types, type_index = _vocabulary(OPPORTUNITY_TYPES,
                                     opps["type"] if not opps.empty else [])
     strings = _StringTable()
-    opp_cols: dict[str, list[Any]] = {"id": [], "actor": [], "type": [], "name": [],
-                                      "capacity": [], "target": [], "notes": []}
+    opp_cols: dict[str, list[int]] = {"actor": [], "type": [], "name": [], "capacity": [],
+                                      "target": [], "notes": []}
     type_actors: dict[int, set[int]] = {}
     for row in opps.itertuples(index=False):
         i = index_of[_text(row.actor_id)]
         t = type_index[_text(row.type) or "altro"]
-        opp_cols["id"].append(_text(row.id))
         opp_cols["actor"].append(i)
         opp_cols["type"].append(t)
         opp_cols["name"].append(strings.add(_text(getattr(row, "name", ""))))

@@ -1213,9 +1213,10 @@
       return { suggestions: near.slice(0, 5) };
     }
     /* The active opportunities of the territory's organisations, nearest first
-       (distance, then opportunity id: the order of finder.find_opportunities). */
+       (distance, then opportunity id: the order of finder.find_opportunities; the
+       payload's rows are in id order). */
     function nearest(row, types) {
-      var O = data.opportunities || {}, oa = O.actor || [], ot = O.type || [], oid = O.id || [];
+      var O = data.opportunities || {}, oa = O.actor || [], ot = O.type || [];
       var here = timeline.actors(timeline.current), C = comuniData();
       var want = null, out = [];
       if (types && types.length) {
@@ -1225,12 +1226,10 @@
       for (var o = 0; o < oa.length; o++) {
         var k = oa[o];
         if (!props[k] || !here[k] || (want && !want[ot[o]])) { continue; }
-        out.push({ o: o, k: k, type: ot[o], id: String(oid[o] === undefined ? "" : oid[o]),
+        out.push({ o: o, k: k, type: ot[o],
                    km: haversineKm(C.lat[row], C.lon[row], latlngs[k].lat, latlngs[k].lng) });
       }
-      out.sort(function (a, b) {
-        return a.km - b.km || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-      });
+      out.sort(function (a, b) { return a.km - b.km || a.o - b.o; });
       return out;
     }
     var rFinder = null, finderLayer = L.layerGroup();
@@ -1483,7 +1482,7 @@
       finder.last = {
         comune: C.name[c],
         items: items.map(function (it) {
-          return { id: it.id, km: it.km, type: (oppTypes[it.type] || {}).code,
+          return { row: it.o, km: it.km, type: (oppTypes[it.type] || {}).code,
                    actor: props[it.k].id };
         })
       };
