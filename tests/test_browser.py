@@ -479,3 +479,217 @@ def test_date_selector_with_the_keyboard(open_offline: Any, lecco_timeline: Any)
     assert counts["date"] == tl["dates"][tl["current"] - 1]
     assert counts["actorsAtDate"] == tl["stats"][tl["current"] - 1]["actors"]
     assert s.problems() == []
+
+
+# --------------------------------------------------------------------------- finder, coverage
+
+
+@pytest.fixture(scope="module")
+def lecco_finder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict, Path]:
+    import opportunity_map as om
+    from opportunity_map.maps import compute_figures
+
+    m = om.load(Path(__file__).resolve().parents[1] / "data" / "ambiti")
+    figures = compute_figures(m, as_of="2027-06-30")
+    path = tmp_path_factory.mktemp("finder") / "lecco.html"
+    render_map(m, "lecco", figures=figures).save(path)
+    return m, build_map_data(m, "lecco", figures=figures), path
+
+
+def _python_nearest(m: Any, comune: str, types: Any, limit: int = 20) -> list[tuple[str, float]]:
+    import opportunity_map as om
+
+    found = om.find_opportunities(m, comune=comune, types=types, as_of="2027-06-30", limit=None)
+    found = found[found["territory"] == "lecco"].head(limit)  # the map lists its own territory
+    return list(zip(found["opportunity_id"], found["distance_km"], strict=True))
+
+
+def _row_ids(m: Any, data: dict) -> list[str]:
+    """The opportunity id of each row of the payload's ``opportunities`` (id order)."""
+    from opportunity_map._time import active_mask
+
+    opps = m.opportunities[active_mask(m.opportunities, data["asOf"])]
+    opps = opps[opps["actor_id"].isin(data["actors"]["id"])]
+    ids = sorted(opps["id"].astype(str))
+    assert len(ids) == len(data["opportunities"]["actor"])
+    return ids
+
+
+def test_comune_key_in_the_browser_equals_python(open_offline: Any, lecco_finder: Any) -> None:
+    from opportunity_map.geography import comune_key
+
+    names = ["S. Omobono Terme", "Sant'Omobono Terme", "SANT OMOBONO", "cantu'", "Cantù",
+             "Cantu\u0300", "Castro (BG)", "Berg\u200bamo", "  Valmadrera ", "SS. Cosma",
+             "Santa Maria Hoè", "Monte Marenzo", "Ello-Olginate", "Ｃａｎｔù", "ﬁno"]
+    s = open_offline(lecco_finder[2])
+    got = s.page.evaluate("names => names.map(window.opportunityMap.comuneKey)", names)
+    assert got == [comune_key(n) for n in names]
+    assert s.problems() == []
+
+
+@pytest.mark.parametrize("types", ["tis", "tirocinio_extracurricolare", None])
+def test_finder_panel_equals_find_opportunities(open_offline: Any, lecco_finder: Any,
+                                                types: Any) -> None:
+    m, data, path = lecco_finder
+    codes = [t["code"] for t in data["opportunityTypes"]]
+    s = open_offline(path)
+    page = s.page
+    page.click(".om-finder summary")
+    page.fill(".om-finder-input", "Calolziocorte")
+    if types:
+        page.locator(f".om-finder-types input[value='{codes.index(types)}']").check()
+    page.click(".om-finder-go")
+    out = page.locator(".om-finder-out")
+    out.locator(".om-note").first.wait_for()
+    expected = _python_nearest(m, "Calolziocorte", types)
+    last = s.api("om.findNear('Calolziocorte', " +
+                 (f"[{codes.index(types)}]" if types else "null") + ")")
+    got = [(_row_ids(m, data)[it["row"]], it["km"]) for it in last["items"]]
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    assert all(abs(g[1] - e[1]) < 0.05 for g, e in zip(got, expected, strict=True))
+    items = page.locator(".om-finder-item")
+    assert items.count() == len(expected)
+    text = out.inner_text()
+    assert "Distanze in linea d'aria" in text
+    assert "di questo territorio" in page.locator(".om-finder").inner_text()
+    if not expected:  # Lecco has no TIS: said clearly, with the nearest elsewhere
+        assert "Nessuna opportunità attiva di questo tipo" in text
+        import opportunity_map as om
+
+        anywhere = om.find_opportunities(m, comune="Calolziocorte", types=types,
+                                         as_of="2027-06-30", limit=1)["distance_km"].iloc[0]
+        assert f"{anywhere:.1f}".replace(".", ",") + " km, è in un altro territorio" in text
+    else:
+        first = items.first.inner_text()
+        assert first.startswith(f"{expected[0][1]:.1f}".replace(".", ",") + " km")
+        approx = sum(1 for i in range(items.count())
+                     if "posizione approssimata" in items.nth(i).inner_text())
+        assert approx > 0
+    assert s.problems() == []
+
+
+def test_finder_panel_by_keyboard_only(open_offline: Any, lecco_finder: Any) -> None:
+    m, _, path = lecco_finder
+    s = open_offline(path)
+    page = s.page
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('.om-finder summary')"):
+            break
+    else:
+        pytest.fail("Tab never reaches the panel")
+    page.keyboard.press("Enter")  # opens it
+    assert page.evaluate("document.querySelector('.om-finder').open")
+    page.keyboard.press("Tab")  # the panel's first field
+    assert page.evaluate("document.activeElement.matches('.om-finder-input')")
+    page.keyboard.type("calolziocorte")
+    page.keyboard.press("Enter")
+    page.locator(".om-finder-item").first.wait_for()
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.matches('.om-finder-item')")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    second = _python_nearest(m, "Calolziocorte", None)[1][0]
+    actor = m.opportunities.set_index("id").at[second, "actor_id"]
+    name = m.actors.set_index("id").at[actor, "name"]
+    page.wait_for_function("n => document.querySelector('.om-pop h3')?.textContent === n",
+                           arg=name)
+    # focus is visible, labels are there, Escape closes the panel
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+    assert page.locator(".om-finder-list").get_attribute("aria-label")
+    page.keyboard.press("Escape")
+    assert not page.evaluate("document.querySelector('.om-finder').open")
+    assert page.evaluate("document.activeElement.matches('.om-finder summary')")
+    assert s.problems() == []
+
+
+def test_search_finds_every_comune_forgivingly(open_offline: Any, lecco_finder: Any) -> None:
+    m, data, path = lecco_finder
+    s = open_offline(path)
+    page = s.page
+    page.fill(".om-search", "S. Omobono")  # not in Lecco: nothing, but no error
+    page.locator(".om-results .om-empty").wait_for()
+    # a comune without organisations is found and zoomed to
+    hosting = {str(c) for c in m.actors["comune"]}
+    empty = next(n for n in data["comuni"]["name"] if n not in hosting and len(n) > 6)
+    page.fill(".om-search", empty.upper())
+    result = page.locator(".om-result-comune", has_text=empty).first
+    result.wait_for()
+    assert "nessuna organizzazione" in result.inner_text()
+    zoom = s.api("om.map.getZoom()")
+    result.locator("button").click()
+    page.wait_for_function("n => document.querySelector('.om-pop h3')?.textContent === n",
+                           arg=empty)
+    assert s.api("om.map.getZoom()") > zoom
+    code = data["comuni"]["code"][data["comuni"]["name"].index(empty)]
+    lat = data["comuni"]["lat"][data["comuni"]["code"].index(code)] / 1e5
+    lon = data["comuni"]["lon"][data["comuni"]["code"].index(code)] / 1e5
+    assert s.api(f"om.map.getBounds().contains([{lat}, {lon}])")
+    # the same normalisation as Python: "Sant'..." / "S." in the finder
+    assert s.api("om.matchComune(\"S. Maria Hoe'\").row") == data["comuni"]["name"].index(
+        "Santa Maria Hoè")
+    assert s.api("om.matchComune('Castro (BG)').outside") == "BG"
+    assert s.problems() == []
+
+
+def test_search_matches_saint_abbreviations_in_bergamo(open_offline: Any,
+                                                       tmp_path: Path) -> None:
+    import opportunity_map as om
+
+    m = om.load(Path(__file__).resolve().parents[1] / "data" / "ambiti")
+    path = tmp_path / "bergamo.html"
+    render_map(m, "bergamo", as_of="2027-06-30").save(path)
+    s = open_offline(path)
+    for typed in ("S. Omobono", "sant omobono terme", "Pedrengo"):
+        s.page.fill(".om-search", typed)
+        s.page.locator(".om-result-comune").first.wait_for()
+        first = s.page.locator(".om-result-name").all_text_contents()
+        assert any(t in ("Sant'Omobono Terme", "Pedrengo") for t in first), (typed, first)
+    assert s.problems() == []
+
+
+def test_filter_refits_the_view(open_offline: Any, three_maps: Any,
+                                map_files: list[Path]) -> None:
+    data = build_map_data(three_maps, "bergamo", as_of=AS_OF, baseline=BASELINE)
+    s = open_offline(map_files[0])
+    k, t = min(((k, t) for k, t in enumerate(data["opportunityTypes"]) if t["count"]),
+               key=lambda kt: kt[1]["count"])
+    before = s.api("om.map.getBounds().toBBoxString()")
+    s.page.select_option(".om-filter", value=str(k))
+    shown = [f for f in actor_records(data) if any(o[0] == k for o in f.get("o", []))]
+    bounds = s.api("om.map.getBounds().toBBoxString()")
+    assert bounds != before
+    for f in shown:  # every organisation shown is in view
+        assert s.api(f"om.map.getBounds().contains([{f['lat']}, {f['lon']}])")
+    status = s.page.inner_text(".om-status")
+    assert f"solo chi offre {t['label']}" in status
+    labels = " ".join(s.page.locator(".leaflet-control-layers-overlays label").all_inner_texts())
+    assert " di " in labels  # group counts: shown of all
+    assert s.problems() == []
+
+
+def test_coverage_layer_classes(open_offline: Any, lecco_finder: Any) -> None:
+    from opportunity_map.finder import coverage
+    from opportunity_map.maps import COVERAGE_CLASSES
+
+    m, data, path = lecco_finder
+    s = open_offline(path)
+    page = s.page
+    assert page.locator(".leaflet-pane svg path").count() == 0  # off at start, built lazily
+    page.locator(".om-coverage-toggle input").check()
+    codes = [t["code"] for t in data["opportunityTypes"]]
+    pos = [codes[t] for t in data["coverage"]["types"]].index("tirocinio_extracurricolare")
+    page.select_option(".om-coverage-type", value=str(pos))
+    cov = coverage(m, as_of="2027-06-30", territories=["lecco"]).comuni.set_index("comune")
+    for name in ("Calolziocorte", "Premana"):
+        km = round(float(cov.at[name, "km_tirocinio_extracurricolare"]), 1)
+        expected = next(c for upper, c, _ in COVERAGE_CLASSES if km <= upper)
+        code = int(cov.at[name, "comune_code"])
+        assert s.api(f"om.coverageFill({code})") == expected, (name, km)
+    legend = page.locator(".om-coverage").inner_text()
+    assert "da 10 a 15 km" in legend and "soglia di 15 km" in legend
+    assert "tratteggio" in legend
+    page.locator(".om-coverage-toggle input").uncheck()
+    assert page.locator(".om-coverage-type").count() == 0
+    assert s.problems() == []

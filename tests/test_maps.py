@@ -516,3 +516,70 @@ def test_timeline_dates_and_errors(small_map) -> None:
         compute_figures(small_map, as_of=AS_OF, dates=["2027-06-30"])
     with pytest.raises(ValueError, match="previous"):
         compute_figures(small_map, as_of=AS_OF, previous=AS_OF)
+
+
+# --------------------------------------------------------------------------- comuni, coverage
+
+
+@pytest.fixture(scope="module")
+def lecco_bundled_payload():
+    import opportunity_map as om
+
+    m = om.load(Path(__file__).resolve().parents[1] / "data" / "ambiti")
+    figures = compute_figures(m, as_of="2027-06-30")
+    return m, figures, build_map_data(m, "lecco", figures=figures)
+
+
+def test_payload_comuni_are_every_comune_with_python_keys_and_points(
+        lecco_bundled_payload) -> None:
+    from opportunity_map import geography
+
+    _, _, data = lecco_bundled_payload
+    c = data["comuni"]
+    codes = comuni_of(97).index  # every comune of the province of Lecco
+    assert sorted(c["code"]) == sorted(int(x) for x in codes)
+    assert c["province"] == "LC"
+    names = geography.comuni().loc[c["code"], "name"].tolist()
+    assert c["name"] == names
+    assert c["key"] == [geography.comune_key(n) for n in names]
+    points = geography.comune_points(c["code"])
+    assert c["lon"] == np.rint(points["lon"].to_numpy() * 1e5).astype(int).tolist()
+    assert c["lat"] == np.rint(points["lat"].to_numpy() * 1e5).astype(int).tolist()
+    # the polygons are the boundaries' (sent once), linked by ISTAT code
+    feats = data["boundaries"]["comuni"]["features"]
+    assert {f["properties"]["code"] for f in feats} == set(c["code"])
+
+
+def test_payload_coverage_equals_the_library(lecco_bundled_payload) -> None:
+    from opportunity_map.finder import coverage
+    from opportunity_map.maps import COVERAGE_CLASSES, coverage_class
+
+    m, figures, data = lecco_bundled_payload
+    assert figures.coverage is not None  # computed once per build, every territory
+    assert set(figures.coverage.comuni["territory"]) == set(m.territory_slugs)
+    cov = coverage(m, as_of="2027-06-30", territories=["lecco"]).comuni.set_index("comune_code")
+    section = data["coverage"]
+    codes = [t["code"] for t in data["opportunityTypes"]]
+    shown = [codes[t] for t in section["types"]]
+    assert "tis" in shown  # no TIS in Lecco, but one within reach in Bergamo
+    assert shown == [t for t in codes if f"km_{t}" in cov and cov[f"km_{t}"].notna().any()]
+    for kind, kms in zip(shown, section["km"], strict=True):
+        expected = cov.loc[data["comuni"]["code"], f"km_{kind}"].round(1)
+        assert kms == [None if pd.isna(v) else float(v) for v in expected]
+    assert section["thresholdKm"] == 15.0
+    assert [c["color"] for c in section["classes"]] == [c[1] for c in COVERAGE_CLASSES]
+    assert [coverage_class(v) for v in (0.0, 5.0, 5.1, 15.0, 15.1, 25.0, 30.0, None)] == [
+        0, 0, 1, 2, 3, 3, 4, -1]
+    assert data["finder"]["note"].startswith("Distanze in linea d'aria")
+    # rows in id order (the finder's tie-break)
+    opps = m.opportunities
+    lecco = opps[opps["actor_id"].str.startswith("LC") & active_mask(opps, figures.as_of)]
+    strings = data["strings"]
+    names = [strings[k] for k in data["opportunities"]["name"]]
+    assert names == lecco.sort_values("id")["name"].fillna("").tolist()
+
+
+def test_payload_stays_small_with_comuni(lecco_bundled_payload) -> None:
+    _, _, data = lecco_bundled_payload
+    extra = len(json.dumps(data["comuni"])) + len(json.dumps(data["coverage"]))
+    assert extra < 20_000  # 84 comuni, 11 types

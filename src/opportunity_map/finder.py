@@ -380,7 +380,8 @@ def index_opportunities(m: OpportunityMap, *, as_of: object = None,
             keep |= text.str.contains(str(needle).strip().casefold(), regex=False).to_numpy()
         opps = opps[keep]
     actors = m.actors_at(t)
-    actor_part = pd.DataFrame(actors[list(_ACTOR_COLUMNS)].to_numpy(),
+    # a map assembled by hand may lack optional columns (ambito, contacts): empty then
+    actor_part = pd.DataFrame(actors.reindex(columns=list(_ACTOR_COLUMNS)).to_numpy(),
                               columns=list(_ACTOR_COLUMNS.values())).assign(
         actor_id=actors["id"].to_numpy())
     table = opps.rename(columns={"id": "opportunity_id"})[

@@ -61,6 +61,7 @@ from ._format import format_date, format_number, format_pct
 from ._html import escape_html, json_for_script, safe_href, safe_mailto, templates
 from ._time import active_mask, to_timestamp
 from .evaluation import Evaluation, check_target, evaluate
+from .finder import STRAIGHT_LINE_NOTE, Coverage, coverage
 from .metrics import network_stats, network_table
 from .model import OpportunityMap
 from .network import Network, actor_groups
@@ -79,6 +80,8 @@ from .schema import (
 )
 
 __all__ = [
+    "COVERAGE_CLASSES",
+    "COVERAGE_NONE",
     "GROUP_STYLES",
     "LEVEL_WEIGHTS",
     "RELATION_COLORS",
@@ -89,6 +92,7 @@ __all__ = [
     "build_index_data",
     "build_map_data",
     "compute_figures",
+    "coverage_class",
     "render_index",
     "render_map",
     "save_maps",
@@ -354,10 +358,10 @@ def _comuni_features(province_code: int) -> dict[str, Any]:
         return _feature_collection([])
     gdf = geography.comuni_geometry(codes)
     feats = []
-    for name, geom in zip(gdf["name"], gdf.geometry, strict=True):
+    for code, name, geom in zip(gdf.index, gdf["name"], gdf.geometry, strict=True):
         geometry = _round_geometry(geom, simplify=_SIMPLIFY)
         if geometry is not None:
-            feats.append({"type": "Feature", "properties": {"name": str(name)},
+            feats.append({"type": "Feature", "properties": {"name": str(name), "code": int(code)},
                           "geometry": geometry})
     return _feature_collection(feats)
 
@@ -435,6 +439,10 @@ class MapFigures:
     previous : pandas.Timestamp or None
         The previous Tavolo's date, when given (one of the timeline's dates): the
         map's changes layer compares the map's date with it, and is on at start.
+    coverage : Coverage or None
+        :func:`~opportunity_map.finder.coverage` at the maps' date for every
+        territory of the map (the "Copertura" layer of each page), computed once
+        per build; ``None`` makes :func:`build_map_data` compute one territory's.
     """
 
     network: Network
@@ -444,6 +452,7 @@ class MapFigures:
     target: float
     timeline: tuple[Network, ...] = ()
     previous: pd.Timestamp | None = None
+    coverage: Coverage | None = None
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -498,6 +507,9 @@ def compute_figures(m: OpportunityMap, *, as_of: object = None, baseline: object
     Returns
     -------
     MapFigures
+        With :attr:`MapFigures.coverage`: the distances from every comune of every
+        territory to the nearest active opportunity of each type at ``as_of``
+        (one :func:`~opportunity_map.finder.coverage` for the whole build).
 
     Raises
     ------
@@ -546,7 +558,7 @@ def compute_figures(m: OpportunityMap, *, as_of: object = None, baseline: object
     timeline = tuple(network if d == at else index.at(d) for d in chosen)
     return MapFigures(network=network, baseline_network=base_network, stats=stats,
                       evaluation=evaluation, target=target_value, timeline=timeline,
-                      previous=before)
+                      previous=before, coverage=coverage(m, as_of=at))
 
 
 def _target_text(target: float) -> str:
@@ -659,6 +671,25 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
           ``ties``, ``density`` from :func:`~opportunity_map.metrics.network_stats`)
           and ``summaries`` (per date the summary panel's ``lines``, ``rows``,
           ``total``, ``figures``; ``None`` at ``as_of``, which is ``summary``).
+        * ``opportunities`` are in opportunity-id order, so that the row order is
+          the finder's tie-break (distance, then id).
+        * ``comuni``: every comune of the territory's province, in
+          :func:`~opportunity_map.geography.comune_key` order: ``code`` (ISTAT),
+          ``name``, ``key`` (``comune_key``, so the page matches typed names as
+          Python does), ``lon``, ``lat`` (the reference point of
+          :func:`~opportunity_map.geography.comune_points`, integers x
+          ``coordScale``) and ``province`` (sigla). Their polygons are those of
+          ``boundaries["comuni"]``, whose features carry ``code``.
+        * ``coverage`` (the "Copertura" layer): ``types`` (indices in
+          ``opportunityTypes`` with an active opportunity anywhere in the map),
+          ``km`` (per type, per comune of ``comuni``: the distance in km, 1
+          decimal, to the nearest one, from ``figures.coverage``; ``None`` when
+          there is none), ``thresholdKm``, ``classes`` (``max`` km inclusive or
+          ``None``, ``color``, ``label``; see :data:`COVERAGE_CLASSES`), ``none``
+          and ``notes``.
+        * ``finder`` (the "Vicino a un comune" panel): ``note``
+          (:data:`~opportunity_map.finder.STRAIGHT_LINE_NOTE`), ``scope`` and
+          ``limit``.
 
     Raises
     ------
@@ -720,6 +751,9 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
     if not opps.empty:
         opps = opps[opps["actor_id"].astype(str).str.strip().isin(index_of)]
         opps = opps[active_mask(opps, at)]
+        # in id order: the finder's tie-break (distance, then id) is the row order
+        opps = opps.iloc[np.argsort(opps["id"].map(_text).to_numpy(dtype=object),
+                                    kind="stable")]
     types, type_index = _vocabulary(OPPORTUNITY_TYPES,
                                     opps["type"] if not opps.empty else [])
     strings = _StringTable()
@@ -878,6 +912,7 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
                              "actors": int(by_group.get(g, 0)), "ties": n_ties})
         return rows, {"actors": int(active_k.sum()), "ties": int(ties_k.size)}
 
+    comuni_section, coverage_section = _comuni_sections(m, slug, figures, type_index)
     summary_rows, total = group_rows(current)
     summary = _summary(title, figures, slug, summary_rows, total,
                        n_new=int((new & (levels_at[current] > 0)).sum()), n_missing=n_missing)
@@ -912,9 +947,101 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         "boundaries": boundaries,
         "summary": summary,
         "timeline": timeline,
+        "comuni": comuni_section,
+        "coverage": coverage_section,
+        "finder": {"note": STRAIGHT_LINE_NOTE, "scope": _FINDER_SCOPE, "limit": _FINDER_LIMIT},
         "credits": [geography.BOUNDARIES_CREDIT],
         "bounds": [[round(miny, 4), round(minx, 4)], [round(maxy, 4), round(maxx, 4)]],
     }
+
+
+#: How many opportunities the "Vicino a un comune" panel lists (as ``trova``'s default).
+_FINDER_LIMIT = 20
+_FINDER_SCOPE = ("La mappa elenca le opportunità delle organizzazioni di questo territorio; "
+                 "il comando «opportunity-map trova» le cerca in tutti i territori.")
+#: Classes of the "Copertura" layer: (upper bound in km, inclusive; colour; label).
+#: Five steps of viridis (colour-blind safe, readable in grey), light = near.
+COVERAGE_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (5.0, "#fde725", "fino a 5 km"),
+    (10.0, "#5ec962", "da 5 a 10 km"),
+    (15.0, "#21918c", "da 10 a 15 km"),
+    (25.0, "#3b528b", "da 15 a 25 km"),
+    (math.inf, "#440154", "oltre 25 km"),
+)
+#: A comune with no active opportunity of the type: grey, hatched in the page.
+COVERAGE_NONE = ("#bdbdbd", "nessuna opportunità del tipo")
+
+
+def coverage_class(km: float | None) -> int:
+    """The class of a distance in the "Copertura" layer: a row of :data:`COVERAGE_CLASSES`.
+
+    Parameters
+    ----------
+    km : float or None
+        The distance as the page has it (rounded to 0.1 km); ``None`` or NaN
+        when there is no opportunity of the type.
+
+    Returns
+    -------
+    int
+        0-4, or -1 for "nessuna".
+
+    Examples
+    --------
+    >>> coverage_class(5.0), coverage_class(15.1), coverage_class(None)
+    (0, 3, -1)
+    """
+    if km is None or not math.isfinite(km):
+        return -1
+    return next(k for k, (upper, _, _) in enumerate(COVERAGE_CLASSES) if km <= upper)
+
+
+def _comuni_sections(m: OpportunityMap, slug: str, figures: MapFigures,
+                     type_index: Mapping[str, int]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``comuni`` and ``coverage`` sections of a map's payload (see :func:`build_map_data`)."""
+    cov = figures.coverage
+    if cov is None or slug not in set(cov.comuni["territory"]):
+        cov = coverage(m, as_of=figures.as_of, territories=[slug])
+    rows = cov.comuni[cov.comuni["territory"] == slug]
+    codes = rows["comune_code"].to_numpy(dtype=np.int64)
+    info = geography.comuni()
+    points = (geography.comune_points(codes) if len(codes)
+              else pd.DataFrame({"lon": [], "lat": []}))
+    lon = points["lon"].reindex(codes).to_numpy(float)
+    lat = points["lat"].reindex(codes).to_numpy(float)
+    province = m.territories.loc[m.territories["slug"] == slug, "province_code"]
+    prov_code = int(province.iloc[0]) if len(province) else 0
+    shorts = info.loc[info["province_code"] == prov_code, "province_short"]
+    comuni = {
+        "code": codes.tolist(),
+        "name": [str(n) for n in rows["comune"]],
+        "key": [geography.comune_key(str(n)) for n in rows["comune"]],
+        "lon": np.rint(lon * _COORD_SCALE).astype(np.int64).tolist(),
+        "lat": np.rint(lat * _COORD_SCALE).astype(np.int64).tolist(),
+        "province": str(shorts.iloc[0]) if len(shorts) else "",
+    }
+    kinds, km_lists = [], []
+    for code in cov.types:
+        km = rows[f"km_{code}"].to_numpy(dtype=float)
+        if code not in type_index or np.isnan(km).all():
+            continue  # no active opportunity of the type anywhere in the map
+        kinds.append(type_index[code])
+        km_lists.append([None if math.isnan(v) else round(float(v), 1) for v in km])
+    threshold = cov.threshold_km
+    section = {
+        "types": kinds,
+        "km": km_lists,
+        "thresholdKm": threshold,
+        "classes": [{"max": None if math.isinf(upper) else upper, "color": color,
+                     "label": label} for upper, color, label in COVERAGE_CLASSES],
+        "none": {"color": COVERAGE_NONE[0], "label": COVERAGE_NONE[1]},
+        "notes": [f"Soglia: {str(threshold).removesuffix('.0').replace('.', ',')} km: "
+                  "i comuni più lontani "
+                  "dall'opportunità più vicina del tipo sono scoperti.",
+                  "La distanza è misurata fino all'opportunità attiva più vicina, "
+                  "anche in un altro territorio della mappa.", STRAIGHT_LINE_NOTE],
+    }
+    return comuni, section
 
 
 def _timeline(nets: Sequence[Network], current: int, slug: str, figures: MapFigures,

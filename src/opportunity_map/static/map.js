@@ -23,6 +23,29 @@
   function fold(text) {
     return String(text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
   }
+  /* The forgiving key of a comune name, as geography.comune_key computes it in
+     Python: decomposed (NFKD), combining marks and invisible format characters
+     dropped, lower case, any run of other characters a separator, and every
+     form of San/Santo/Santa/Sant'/S./SS./Santi the token "s". (Python drops the
+     marks of non-zero combining class: for the Latin script, the same ones.) */
+  var SAINT = { s: 1, san: 1, santo: 1, santa: 1, sant: 1, ss: 1, santi: 1 };
+  function comuneKey(name) {
+    var text = String(name === undefined || name === null ? "" : name).normalize("NFKD")
+      .replace(/[\p{Mn}\p{Cf}]/gu, "").toLowerCase();
+    return text.split(/[^a-z0-9]+/).filter(function (t) { return t; })
+      .map(function (t) { return SAINT[t] ? "s" : t; }).join(" ");
+  }
+  /* Great-circle distance in km (haversine, R = 6371.0088 km, as finder.haversine_km). */
+  var EARTH_RADIUS_KM = 6371.0088;
+  function haversineKm(lat1, lon1, lat2, lon2) {
+    var r = Math.PI / 180, p1 = lat1 * r, p2 = lat2 * r;
+    var sp = Math.sin((p2 - p1) / 2), sl = Math.sin((lon2 - lon1) * r / 2);
+    var a = sp * sp + Math.cos(p1) * Math.cos(p2) * sl * sl;
+    return 2 * EARTH_RADIUS_KM * Math.asin(Math.sqrt(Math.min(Math.max(a, 0), 1)));
+  }
+  /* "3,4 km": one decimal, decimal comma. */
+  function kmText(km) { return km.toFixed(1).replace(".", ",") + " km"; }
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
   function itDate(iso) {
     var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
     return m ? m[3] + "/" + m[2] + "/" + m[1] : "";
@@ -596,6 +619,9 @@
     var t0 = now(), marks = {};
     function mark(name) { marks[name] = Math.round(now() - t0); }
     var noTiles = !options.tileLayer;
+    /* on a phone the panels start closed, so that the map is seen */
+    var narrow = !!(global.matchMedia && global.matchMedia("(max-width: 600px)").matches);
+    var summaryBox = null, legendBox = null;
     L.DomUtil.addClass(map.getContainer(), noTiles ? "om-no-tiles" : "om-tiles");
 
     var groups = data.groups || [];
@@ -950,11 +976,24 @@
       return n;
     }
     function updateStatus() {
+      updateLayerCounts();
       if (!statusLine) { return; }
       var n = 0;
       for (var k = 0; k < N; k++) { if (visible[k]) { n += 1; } }
-      statusLine.textContent = "Visibili: " + n + " organizzazioni su " + actorsAtDate() +
-        ", " + shownRelations + " legami su " + tiesAtDate() + ".";
+      var type = filterCode === "" ? null : oppTypes[+filterCode];
+      statusLine.textContent = "Visibili: " + plural(n, "organizzazione", "organizzazioni") +
+        " su " + actorsAtDate() + (type ? " (solo chi offre " + type.label + ")" : "") +
+        ", " + plural(shownRelations, "legame", "legami") + " su " + tiesAtDate() + ".";
+    }
+    /* The view fitted to the organisations shown (the territory without a filter). */
+    function fitShown() {
+      var pts = [];
+      for (var k = 0; k < N; k++) { if (visible[k]) { pts.push(latlngs[k]); } }
+      if (filterCode === "" || !pts.length) {
+        if (data.bounds) { map.fitBounds(data.bounds, { padding: [10, 10], animate: false }); }
+        return;
+      }
+      map.fitBounds(L.latLngBounds(pts), { padding: [40, 40], maxZoom: 13, animate: false });
     }
     /* Show the network at the d-th date of the timeline: organisations, ties,
        summary, changes; the figures come from the payload. */
@@ -976,14 +1015,23 @@
         } catch (e) { /* a page opened from some viewers cannot change its URL */ }
       }
     }
+    /* Search: organisations by name or comune, and every comune of the territory
+       (with or without organisations), forgiving as the loader is ("S. Omobono",
+       "cantu'", any case, accents). */
     var folded = null;
     function search(query) {
-      var q = fold(query).trim();
+      var q = fold(query).trim(), qk = comuneKey(query);
       var hits = [];
       if (q.length < 2) { return hits; }
-      if (!folded) { folded = props.map(function (p) { return [fold(p.n), fold(p.c)]; }); }
+      if (!folded) {
+        folded = props.map(function (p) {
+          return [fold(p.n), fold(p.c), comuneKey(p.n), comuneKey(p.c)];
+        });
+      }
       for (var k = 0; k < N; k++) {
-        var a = folded[k][0].indexOf(q), b = folded[k][1].indexOf(q);
+        var f = folded[k], a = f[0].indexOf(q), b = f[1].indexOf(q);
+        if (a < 0 && qk) { a = f[2].indexOf(qk); }
+        if (b < 0 && qk) { b = f[3].indexOf(qk); }
         if (a >= 0 || b >= 0) { hits.push([a === 0 ? 0 : a > 0 ? 1 : b === 0 ? 2 : 3, k]); }
       }
       hits.sort(function (x, y) {
@@ -991,30 +1039,57 @@
       });
       return hits.map(function (h) { return h[1]; });
     }
+    /* Comuni of the territory whose key contains the typed key: exact first, then
+       those starting with it, then the others (alphabetical). */
+    function searchComuni(query) {
+      var qk = comuneKey(query), C = comuniData(), out = [];
+      if (qk.length < 2) { return out; }
+      for (var c = 0; c < C.n; c++) {
+        var at = C.key[c].indexOf(qk);
+        if (at >= 0) { out.push([C.key[c] === qk ? 0 : at === 0 ? 1 : 2, c]); }
+      }
+      out.sort(function (x, y) { return x[0] - y[0] || C.key[x[1]].localeCompare(C.key[y[1]]); });
+      return out;
+    }
     function showResults(query) {
       resultsList.textContent = "";
-      var hits = search(query);
-      if (fold(query).trim().length < 2) { resultsList.hidden = true; return hits; }
+      var hits = search(query), places = searchComuni(query), found = [];
+      if (fold(query).trim().length < 2) { resultsList.hidden = true; return found; }
       resultsList.hidden = false;
-      if (!hits.length) {
+      // an exact comune first, then organisations, then the other comuni
+      places.forEach(function (pl) { if (pl[0] === 0) { found.push(["c", pl[1]]); } });
+      hits.forEach(function (k) { found.push(["a", k]); });
+      places.forEach(function (pl) { if (pl[0] > 0) { found.push(["c", pl[1]]); } });
+      if (!found.length) {
         add(resultsList, el("li", "om-empty", "Nessun risultato."));
-        return hits;
+        return found;
       }
-      hits.slice(0, 20).forEach(function (k) {
+      var C = comuniData();
+      found.slice(0, 20).forEach(function (hit) {
         var li = add(resultsList, el("li", "om-result"));
         var btn = add(li, el("button", "om-link"));
         btn.type = "button";
+        if (hit[0] === "c") {
+          li.className = "om-result om-result-comune";
+          var n = actorsInComune(hit[1]).length;
+          add(btn, el("strong", "om-result-name", C.name[hit[1]]));
+          add(btn, el("span", "om-sub", "Comune · " + (n ? plural(n, "organizzazione",
+            "organizzazioni") : "nessuna organizzazione della mappa")));
+          btn.addEventListener("click", function () { showComune(hit[1]); });
+          return;
+        }
+        var k = hit[1];
         add(btn, el("strong", "om-result-name", props[k].n));
         add(btn, el("span", "om-sub", (props[k].c || "") + " · " + groupOf(k).label +
           (!activeNow[k] ? " (non presente al " + itDate(timeline.dates[dateIdx]) + ")"
             : visible[k] ? "" : " (nascosta dal filtro)")));
         btn.addEventListener("click", function () { focusActor(k); });
       });
-      if (hits.length > 20) {
+      if (found.length > 20) {
         add(resultsList,
-          el("li", "om-empty", "… altri " + (hits.length - 20) + " risultati."));
+          el("li", "om-empty", "… altri " + (found.length - 20) + " risultati."));
       }
-      return hits;
+      return found;
     }
 
     var dateSelect = null;
@@ -1047,7 +1122,8 @@
       searchInput.addEventListener("keydown", function (ev) {
         if (ev.key === "Enter") {
           var hits = showResults(searchInput.value);
-          if (hits.length) { focusActor(hits[0]); }
+          if (hits.length && hits[0][0] === "c") { showComune(hits[0][1]); }
+          else if (hits.length) { focusActor(hits[0][1]); }
         } else if (ev.key === "Escape") {
           searchInput.value = ""; showResults("");
         }
@@ -1062,7 +1138,10 @@
         var opt = add(filterSelect, el("option", null, t.label + " (" + t.count + ")"));
         opt.value = String(k);
       });
-      filterSelect.addEventListener("change", function () { setFilter(filterSelect.value); });
+      filterSelect.addEventListener("change", function () {
+        setFilter(filterSelect.value);
+        fitShown();
+      });
       var clab = add(box, el("label", "om-check"));
       clusterBox = add(clab, el("input"));
       clusterBox.type = "checkbox";
@@ -1079,6 +1158,534 @@
     });
     tools.addTo(map);
 
+    // ---- comuni of the territory (all of them), the finder and the coverage layer
+    /* The payload's comuni, decoded on first use: name, key (comune_key computed
+       in Python), reference point, and lookups by key and ISTAT code. */
+    var comuniCache = null;
+    function comuniData() {
+      if (comuniCache) { return comuniCache; }
+      var D = data.comuni || {}, codes = D.code || [], n = codes.length;
+      var sc = data.coordScale || 100000, names = D.name || [];
+      var keys = D.key && D.key.length === n ? D.key : names.map(comuneKey);
+      var byKey = {}, byCode = {}, lat = new Float64Array(n), lon = new Float64Array(n);
+      for (var c = 0; c < n; c++) {
+        (byKey[keys[c]] || (byKey[keys[c]] = [])).push(c);
+        byCode[codes[c]] = c;
+        lat[c] = (D.lat || [])[c] / sc;
+        lon[c] = (D.lon || [])[c] / sc;
+      }
+      comuniCache = { n: n, code: codes, name: names, key: keys, lat: lat, lon: lon,
+                      byKey: byKey, byCode: byCode, province: String(D.province || "") };
+      return comuniCache;
+    }
+    var actorComuneKeys = null;
+    /* The organisations (active at the date shown) whose comune is the c-th. */
+    function actorsInComune(c) {
+      if (!actorComuneKeys) { actorComuneKeys = props.map(function (p) { return comuneKey(p.c); }); }
+      var key = comuniData().key[c], out = [];
+      for (var k = 0; k < N; k++) { if (activeNow[k] && actorComuneKeys[k] === key) { out.push(k); } }
+      return out;
+    }
+    /* A comune as typed, matched as geography.match_comune does within the
+       territory: {row}, or {outside: sigla}, {ambiguous: rows}, {suggestions: rows}. */
+    function matchComune(text) {
+      var C = comuniData(), t = String(text || "").trim();
+      if (/^[0-9]+$/.test(t)) {
+        return C.byCode[+t] === undefined ? { suggestions: [] } : { row: C.byCode[+t] };
+      }
+      var prov = /^(.*?)\s*\(\s*([A-Za-z]{2})\s*\)\s*$/.exec(t);
+      if (prov) {
+        if (C.province && prov[2].toUpperCase() !== C.province) {
+          return { outside: prov[2].toUpperCase() };
+        }
+        t = prov[1];
+      }
+      var rows = C.byKey[comuneKey(t)] || [];
+      if (rows.length === 1) { return { row: rows[0] }; }
+      if (rows.length > 1) { return { ambiguous: rows }; }
+      var near = searchComuni(t).map(function (h) { return h[1]; });
+      var key = comuneKey(t);
+      if (!near.length && key.length >= 3) {
+        for (var c = 0; c < C.n && near.length < 5; c++) {
+          if (C.key[c].slice(0, 3) === key.slice(0, 3)) { near.push(c); }
+        }
+      }
+      return { suggestions: near.slice(0, 5) };
+    }
+    /* The active opportunities of the territory's organisations, nearest first
+       (distance, then opportunity id: the order of finder.find_opportunities; the
+       payload's rows are in id order). */
+    function nearest(row, types) {
+      var O = data.opportunities || {}, oa = O.actor || [], ot = O.type || [];
+      var here = timeline.actors(timeline.current), C = comuniData();
+      var want = null, out = [];
+      if (types && types.length) {
+        want = {};
+        types.forEach(function (t) { want[t] = true; });
+      }
+      for (var o = 0; o < oa.length; o++) {
+        var k = oa[o];
+        if (!props[k] || !here[k] || (want && !want[ot[o]])) { continue; }
+        out.push({ o: o, k: k, type: ot[o],
+                   km: haversineKm(C.lat[row], C.lon[row], latlngs[k].lat, latlngs[k].lng) });
+      }
+      out.sort(function (a, b) { return a.km - b.km || a.o - b.o; });
+      return out;
+    }
+    var rFinder = null, finderLayer = L.layerGroup();
+    function finderRenderer() {
+      if (!rFinder) { rFinder = L.canvas({ pane: pane(map, "omFinder", 430) }); }
+      return rFinder;
+    }
+    function comuneFeature(c) {
+      var feats = ((data.boundaries || {}).comuni || {}).features || [];
+      var code = comuniData().code[c];
+      for (var q = 0; q < feats.length; q++) {
+        if (feats[q].properties && feats[q].properties.code === code) { return feats[q]; }
+      }
+      return null;
+    }
+    /* Mark a comune: its outline and its reference point, labelled with its name. */
+    function markComune(c) {
+      var C = comuniData(), feat = comuneFeature(c), point = L.latLng(C.lat[c], C.lon[c]);
+      if (feat) {
+        L.geoJSON(feat, { renderer: finderRenderer(), interactive: false,
+                          style: { color: "#111111", weight: 3, opacity: 0.9, fill: false } })
+          .addTo(finderLayer);
+      }
+      L.circleMarker(point, { renderer: finderRenderer(), interactive: false, radius: 5,
+                              color: "#ffffff", weight: 2, fillColor: "#111111",
+                              fillOpacity: 1 }).addTo(finderLayer);
+      L.tooltip({ permanent: true, direction: "right", offset: [6, 0], interactive: false,
+                  className: "om-place-label" })
+        .setLatLng(point).setContent(el("span", null, C.name[c])).addTo(finderLayer);
+      if (!map.hasLayer(finderLayer)) { finderLayer.addTo(map); }
+      return feat ? L.geoJSON(feat).getBounds() : L.latLngBounds([point, point]);
+    }
+    /* A comune found by the search box: zoom to it, say what is there. */
+    function showComune(c) {
+      var C = comuniData();
+      finderLayer.clearLayers();
+      var bounds = markComune(c);
+      map.fitBounds(bounds, { padding: [30, 30], maxZoom: 13, animate: false });
+      var box = el("div", "om-pop");
+      add(box, el("h3", null, C.name[c]));
+      var here = actorsInComune(c);
+      add(box, el("p", "om-sub", here.length
+        ? plural(here.length, "organizzazione", "organizzazioni") + " della mappa nel comune."
+        : "Nessuna organizzazione della mappa nel comune."));
+      if (here.length) {
+        var ul = add(box, el("ul", "om-list om-members"));
+        here.slice(0, 10).forEach(function (k) {
+          var btn = add(add(ul, el("li")), el("button", "om-link", props[k].n));
+          btn.type = "button";
+          btn.addEventListener("click", function (ev) { ev.stopPropagation(); focusActor(k); });
+        });
+      }
+      var near = add(box, el("button", "om-button", "Opportunità vicine a questo comune"));
+      near.type = "button";
+      near.addEventListener("click", function (ev) {
+        ev.stopPropagation();
+        map.closePopup(popup);
+        openFinder(C.name[c], true);
+      });
+      popup.setLatLng(L.latLng(C.lat[c], C.lon[c])).setContent(box).openOn(map);
+    }
+
+    /* The "Vicino a un comune" panel: built when first opened. */
+    var finder = { box: null, summary: null, body: null, input: null, types: null, out: null,
+                   built: false, last: null };
+    function typeChoice() {
+      var chosen = [];
+      if (finder.types) {
+        finder.types.forEach(function (cb) { if (cb.checked) { chosen.push(+cb.value); } });
+      }
+      return chosen;
+    }
+    function buildFinder() {
+      if (finder.built) { return; }
+      finder.built = true;
+      var body = finder.body, C = comuniData(), info = data.finder || {};
+      add(body, el("p", "om-note", info.scope || ""));
+      var form = add(body, el("form", "om-finder-form"));
+      form.setAttribute("role", "search");
+      form.setAttribute("aria-label", "Opportunità vicine a un comune");
+      var lab = add(form, el("label", "om-label", "Comune"));
+      var input = finder.input = add(lab, el("input", "om-finder-input"));
+      input.type = "text";
+      input.autocomplete = "off";
+      input.spellcheck = false;
+      input.placeholder = "Nome del comune…";
+      var list = add(form, el("datalist"));
+      list.id = "om-comuni-" + L.Util.stamp(map);
+      input.setAttribute("list", list.id);
+      for (var c = 0; c < C.n; c++) { add(list, el("option")).value = C.name[c]; }
+      var fs = add(form, el("fieldset", "om-finder-types"));
+      add(fs, el("legend", null, "Tipi di opportunità (nessuna scelta: tutti)"));
+      finder.types = [];
+      // the types offered in the territory, and those active elsewhere in the map
+      var elsewhere = {};
+      ((data.coverage || {}).types || []).forEach(function (t) { elsewhere[t] = true; });
+      oppTypes.forEach(function (t, k) {
+        if (!t.count && !elsewhere[k]) { return; }
+        var l = add(fs, el("label", "om-check"));
+        var cb = add(l, el("input"));
+        cb.type = "checkbox";
+        cb.value = String(k);
+        add(l, document.createTextNode(" " + t.label));
+        if (!t.count) { add(l, el("span", "om-sub om-inline", " (nessuna nel territorio)")); }
+        finder.types.push(cb);
+      });
+      var go = add(form, el("button", "om-button om-finder-go", "Cerca le opportunità vicine"));
+      go.type = "submit";
+      finder.out = add(body, el("div", "om-finder-out"));
+      finder.out.setAttribute("aria-live", "polite");
+      form.addEventListener("submit", function (ev) { ev.preventDefault(); runFinder(); });
+      input.addEventListener("keydown", function (ev) {
+        if (ev.key === "ArrowDown" && !ev.altKey) {
+          var first = finder.out.querySelector(".om-finder-item");
+          if (first) { ev.preventDefault(); first.focus(); }
+        }
+      });
+      finder.out.addEventListener("keydown", function (ev) {
+        var items = [].slice.call(finder.out.querySelectorAll(".om-finder-item"));
+        var at = items.indexOf(document.activeElement);
+        if (at < 0) { return; }
+        var next = ev.key === "ArrowDown" ? at + 1 : ev.key === "ArrowUp" ? at - 1
+          : ev.key === "Home" ? 0 : ev.key === "End" ? items.length - 1 : null;
+        if (next === null) { return; }
+        ev.preventDefault();
+        if (next < 0) { input.focus(); } else { items[Math.min(next, items.length - 1)].focus(); }
+      });
+    }
+    /* Fit padding that keeps what is fitted out from under the open panel: to its
+       right on a wide screen, below it on a phone (when room is left). */
+    function besidePanel() {
+      var pad = { paddingTopLeft: [30, 30], paddingBottomRight: [30, 30] };
+      if (!finder.box || !finder.box.open) { return pad; }
+      var r = finder.box.getBoundingClientRect(), c = map.getContainer().getBoundingClientRect();
+      if (!narrow && c.right - r.right > 300) { pad.paddingTopLeft = [r.right - c.left + 20, 30]; }
+      else if (c.bottom - r.bottom > 160) { pad.paddingTopLeft = [20, r.bottom - c.top + 20]; }
+      return pad;
+    }
+    function openFinder(name, run) {
+      finder.box.open = true;
+      buildFinder();
+      if (name !== undefined) { finder.input.value = name; }
+      if (run) { return runFinder(); }
+      finder.input.focus();
+      return null;
+    }
+    function finderMessage(text, rows) {
+      add(finder.out, el("p", "om-empty", text));
+      if (rows && rows.length) {
+        var p = add(finder.out, el("p", "om-sub", "Forse: "));
+        rows.forEach(function (c, q) {
+          if (q) { add(p, document.createTextNode(", ")); }
+          var b = add(p, el("button", "om-link", comuniData().name[c]));
+          b.type = "button";
+          b.addEventListener("click", function () { openFinder(comuniData().name[c], true); });
+        });
+      }
+    }
+    /* Run the panel's query; returns {comune, items} (what the list shows) or null. */
+    /* The nearest opportunity of the types anywhere in the map (the coverage
+       layer's distances, computed in Python across territory borders), or null. */
+    function nearestAnywhere(row, types) {
+      var cv = data.coverage || {}, best = null;
+      (cv.types || []).forEach(function (t, q) {
+        if (types.length && types.indexOf(t) < 0) { return; }
+        var km = ((cv.km || [])[q] || [])[row];
+        if (km !== null && km !== undefined && (best === null || km < best)) { best = km; }
+      });
+      return best;
+    }
+    function runFinder(explicitTypes) {
+      buildFinder();
+      var out = finder.out, C = comuniData(), info = data.finder || {};
+      out.textContent = "";
+      finderLayer.clearLayers();
+      finder.last = null;
+      var text = finder.input.value;
+      if (!String(text).trim()) {
+        finderMessage("Scrivere o scegliere un comune del territorio.");
+        return null;
+      }
+      var found = matchComune(text);
+      if (found.outside) {
+        finderMessage("Il comune indicato è in un'altra provincia (" + found.outside +
+          "): questa mappa elenca le opportunità del suo territorio.");
+        return null;
+      }
+      if (found.ambiguous) {
+        finderMessage("Più comuni con questo nome: sceglierne uno.", found.ambiguous);
+        return null;
+      }
+      if (found.row === undefined) {
+        finderMessage("Comune non trovato in questo territorio: «" + String(text).trim() + "».",
+          found.suggestions);
+        return null;
+      }
+      var c = found.row, types = explicitTypes || typeChoice(), limit = info.limit || 20;
+      var all = nearest(c, types), items = all.slice(0, limit);
+      var what = types.length ? " (" + types.map(function (t) {
+        return (oppTypes[t] || { label: "" }).label;
+      }).join(", ") + ")" : "";
+      var bounds = markComune(c);
+      if (!items.length) {
+        add(out, el("p", "om-finder-head", C.name[c] + what));
+        add(out, el("p", "om-empty", "Nessuna opportunità attiva " +
+          (types.length === 1 ? "di questo tipo" : types.length ? "di questi tipi" : "") +
+          " presso le organizzazioni del territorio al " + itDate(data.asOf) + "."));
+      } else {
+        add(out, el("p", "om-finder-head", C.name[c] + what + ": " +
+          (all.length > limit ? "le " + limit + " opportunità più vicine su " + all.length
+            : all.length === 1 ? "1 opportunità" : all.length + " opportunità, dalla più vicina") +
+          ", al " + itDate(data.asOf) + "."));
+        var ol = add(out, el("ol", "om-finder-list"));
+        ol.setAttribute("aria-label", "Opportunità più vicine a " + C.name[c]);
+        var ringed = {};
+        items.forEach(function (it) {
+          var p = props[it.k], o = data.opportunities, type = oppTypes[it.type] || { label: "" };
+          var name = (data.strings || [])[(o.name || [])[it.o]] || "";
+          var b = add(add(ol, el("li")), el("button", "om-finder-item"));
+          b.type = "button";
+          var line = add(b, el("span", "om-finder-line"));
+          add(line, el("span", "om-km", kmText(it.km)));
+          add(line, el("strong", null, type.label));
+          if (name) { add(line, document.createTextNode(": " + name)); }
+          add(b, el("span", "om-sub", p.n + (p.c ? " · " + p.c : "")));
+          if (p.x) { add(b, el("span", "om-approx-tag", "posizione approssimata")); }
+          b.addEventListener("click", function () { focusActor(it.k); });
+          if (!ringed[it.k]) {
+            ringed[it.k] = true;
+            bounds.extend(latlngs[it.k]);
+            L.circleMarker(latlngs[it.k], { renderer: finderRenderer(), interactive: false,
+              radius: 11, color: "#111111", weight: 3, opacity: 1, fill: false })
+              .addTo(finderLayer);
+            L.circleMarker(latlngs[it.k], { renderer: finderRenderer(), interactive: false,
+              radius: 14, color: "#ffd400", weight: 2.5, opacity: 1, fill: false })
+              .addTo(finderLayer);
+          }
+        });
+      }
+      var anywhere = nearestAnywhere(c, types);
+      if (anywhere !== null && (!items.length || anywhere < Math.round(items[0].km * 10) / 10)) {
+        add(out, el("p", "om-approx", "Un'opportunità " + (types.length === 1 ? "di questo tipo "
+          : types.length ? "di questi tipi " : "") + "più vicina, a " + kmText(anywhere) + ", è in un altro territorio: " +
+          "la si trova nella mappa di quel territorio o con «opportunity-map trova»."));
+      }
+      add(out, el("p", "om-note", info.note || ""));
+      map.fitBounds(bounds, L.extend({ maxZoom: 13, animate: false }, besidePanel()));
+      // the panel scrolls to the answer (the form stays above it)
+      finder.box.scrollTop = Math.max(out.offsetTop - 40, 0);
+      finder.last = {
+        comune: C.name[c],
+        items: items.map(function (it) {
+          return { row: it.o, km: it.km, type: (oppTypes[it.type] || {}).code,
+                   actor: props[it.k].id };
+        })
+      };
+      return finder.last;
+    }
+    panelControl("topleft", function () {
+      var box = finder.box = collapsible("om-finder", "Vicino a un comune", false);
+      finder.summary = box.querySelector("summary");
+      finder.summary.setAttribute("aria-label",
+        "Vicino a un comune: le opportunità più vicine a un comune del territorio");
+      finder.body = add(box, el("div", "om-finder-body"));
+      finder.summary.addEventListener("click", buildFinder);
+      box.addEventListener("toggle", function () {
+        if (!box.open) { return; }
+        buildFinder();
+        // one panel at a time on the left (on a phone, the legend closes too)
+        if (summaryBox) { summaryBox.open = false; }
+        if (narrow && legendBox) { legendBox.open = false; }
+      });
+      box.addEventListener("keydown", function (ev) {
+        if (ev.key === "Escape" && box.open) {
+          ev.preventDefault();
+          box.open = false;
+          finder.summary.focus();
+        }
+      });
+      return box;
+    }).addTo(map);
+
+    /* The "Copertura" layer: comuni shaded by the distance (computed in Python,
+       finder.coverage) to the nearest active opportunity of one type. Off at
+       start, built when first shown. */
+    var cov = data.coverage && (data.coverage.types || []).length ? data.coverage : null;
+    var covLayer = null, covType = 0, covBox = null, covTip = null, covLayers = {};
+    var covHatch = "om-hatch-" + L.Util.stamp(map);
+    if (cov) {
+      // start on the first type the territory offers, else the first one
+      for (var ct = 0; ct < cov.types.length; ct++) {
+        if ((oppTypes[cov.types[ct]] || {}).count) { covType = ct; break; }
+      }
+    }
+    function covClass(km) {
+      if (km === null || km === undefined || !isFinite(km)) { return -1; }
+      var cl = cov.classes || [];
+      for (var q = 0; q < cl.length; q++) {
+        if (cl[q].max === null || km <= cl[q].max) { return q; }
+      }
+      return cl.length - 1;
+    }
+    function covKm(code) {
+      var row = comuniData().byCode[code];
+      var km = row === undefined ? null : (cov.km[covType] || [])[row];
+      return km === undefined ? null : km;
+    }
+    function covStyle(f) {
+      var q = covClass(covKm(f.properties && f.properties.code));
+      return { color: "#4d4d4d", weight: 0.7, opacity: 0.9, fillOpacity: q < 0 ? 1 : 0.82,
+               fillColor: q < 0 ? "url(#" + covHatch + ")" : safeColor(cov.classes[q].color) };
+    }
+    function hatchDefs(svg) {
+      if (!svg || svg.querySelector("#" + covHatch)) { return; }
+      var defs = document.createElementNS(SVG_NS, "defs");
+      var pat = document.createElementNS(SVG_NS, "pattern");
+      pat.setAttribute("id", covHatch);
+      pat.setAttribute("patternUnits", "userSpaceOnUse");
+      pat.setAttribute("width", "8"); pat.setAttribute("height", "8");
+      pat.setAttribute("patternTransform", "rotate(45)");
+      var bg = document.createElementNS(SVG_NS, "rect");
+      bg.setAttribute("width", "8"); bg.setAttribute("height", "8");
+      bg.setAttribute("fill", safeColor((cov.none || {}).color));
+      var line = document.createElementNS(SVG_NS, "line");
+      line.setAttribute("x1", "0"); line.setAttribute("y1", "0");
+      line.setAttribute("x2", "0"); line.setAttribute("y2", "8");
+      line.setAttribute("stroke", "#555555"); line.setAttribute("stroke-width", "2.5");
+      pat.appendChild(bg); pat.appendChild(line); defs.appendChild(pat);
+      svg.insertBefore(defs, svg.firstChild);
+    }
+    var covBoxes = null;
+    function covFeatureAt(latlng) {
+      var feats = ((data.boundaries || {}).comuni || {}).features || [];
+      if (!covBoxes) {
+        covBoxes = feats.map(function (f) { return L.geoJSON(f).getBounds(); });
+      }
+      var x = latlng.lng, y = latlng.lat;
+      function inRing(ring) {
+        var inside = false;
+        for (var a = 0, b = ring.length - 1; a < ring.length; b = a++) {
+          var xa = ring[a][0], ya = ring[a][1], xb = ring[b][0], yb = ring[b][1];
+          if ((ya > y) !== (yb > y) && x < (xb - xa) * (y - ya) / (yb - ya) + xa) {
+            inside = !inside;
+          }
+        }
+        return inside;
+      }
+      function inPolygon(poly) {
+        if (!inRing(poly[0])) { return false; }
+        for (var h = 1; h < poly.length; h++) { if (inRing(poly[h])) { return false; } }
+        return true;
+      }
+      for (var q = 0; q < feats.length; q++) {
+        if (!covBoxes[q].contains(latlng)) { continue; }
+        var g = feats[q].geometry || {};
+        var polys = g.type === "Polygon" ? [g.coordinates]
+          : g.type === "MultiPolygon" ? g.coordinates : [];
+        for (var p = 0; p < polys.length; p++) { if (inPolygon(polys[p])) { return feats[q]; } }
+      }
+      return null;
+    }
+    function covTipText(f) {
+      var km = covKm(f.properties.code), type = oppTypes[cov.types[covType]] || { label: "" };
+      var box = el("div");
+      add(box, el("strong", null, f.properties.name));
+      add(box, el("div", null, km === null ? "Nessuna opportunità attiva: " + type.label
+        : type.label + " più vicino: " + kmText(km) +
+          (km > cov.thresholdKm ? " (oltre la soglia)" : "")));
+      return box;
+    }
+    var covFrame = null;
+    function onCovMove(e) {
+      if (covFrame) { return; }
+      covFrame = global.requestAnimationFrame(function () {
+        covFrame = null;
+        var f = covFeatureAt(e.latlng);
+        if (!f) { map.closeTooltip(covTip); return; }
+        covTip.setLatLng(e.latlng).setContent(covTipText(f));
+        map.openTooltip(covTip);
+      });
+    }
+    function showCoverage(on, typePos) {
+      if (!cov) { return; }
+      if (typePos !== undefined && cov.types[typePos] !== undefined) { covType = typePos; }
+      if (on && !covLayer) {
+        covLayer = L.geoJSON((data.boundaries || {}).comuni, {
+          renderer: L.svg({ pane: pane(map, "omCoverage", 360) }), interactive: false,
+          style: covStyle,
+          onEachFeature: function (f, layer) { covLayers[f.properties.code] = layer; }
+        });
+        covTip = L.tooltip({ direction: "top", offset: [0, -6], className: "om-tip" });
+      }
+      if (on) {
+        if (!map.hasLayer(covLayer)) {
+          covLayer.addTo(map);
+          map.on("mousemove", onCovMove);
+        }
+        hatchDefs(map.getPane("omCoverage").querySelector("svg"));
+        covLayer.setStyle(covStyle);
+      } else if (covLayer && map.hasLayer(covLayer)) {
+        map.removeLayer(covLayer);
+        map.off("mousemove", onCovMove);
+        map.closeTooltip(covTip);
+      }
+      fillCoverageLegend();
+    }
+    var covCheck = null, covBody = null;
+    function fillCoverageLegend() {
+      if (!covBody) { return; }
+      var on = !!covLayer && map.hasLayer(covLayer);
+      covCheck.checked = on;
+      covBody.textContent = "";
+      covBody.hidden = !on;
+      if (!on) { return; }
+      var lab = add(covBody, el("label", "om-label", "Tipo di opportunità"));
+      var select = add(lab, el("select", "om-coverage-type"));
+      cov.types.forEach(function (t, q) {
+        var opt = add(select, el("option", null, (oppTypes[t] || { label: "" }).label));
+        opt.value = String(q);
+      });
+      select.value = String(covType);
+      select.addEventListener("change", function () {
+        showCoverage(true, +select.value);
+        var again = covBody.querySelector(".om-coverage-type");
+        if (again) { again.focus(); }
+      });
+      add(covBody, el("p", "om-sub", "Distanza dal punto di riferimento del comune " +
+        "all'opportunità attiva più vicina:"));
+      var ul = add(covBody, el("ul", "om-legend-list"));
+      (cov.classes || []).forEach(function (c) {
+        var sw = el("span", "om-swatch");
+        sw.style.background = safeColor(c.color);
+        legendRow(ul, sw, c.label);
+      });
+      legendRow(ul, el("span", "om-swatch om-hatch"), (cov.none || {}).label + " (tratteggio)");
+      var C = comuniData(), beyond = 0, kms = cov.km[covType] || [];
+      for (var q = 0; q < C.n; q++) {
+        if (kms[q] === null || kms[q] === undefined || kms[q] > cov.thresholdKm) { beyond += 1; }
+      }
+      add(covBody, el("p", "om-sub", "Oltre la soglia di " +
+        String(cov.thresholdKm).replace(".", ",") + " km: " +
+        plural(beyond, "comune", "comuni") + " su " + C.n + "."));
+      (cov.notes || []).forEach(function (note) { add(covBody, el("p", "om-note", note)); });
+    }
+    function coverageLegend(box) {
+      if (!cov) { return; }
+      var wrap = add(box, el("div", "om-coverage"));
+      var lab = add(wrap, el("label", "om-check om-coverage-toggle"));
+      covCheck = add(lab, el("input"));
+      covCheck.type = "checkbox";
+      add(lab, document.createTextNode(" Copertura: distanza dall'opportunità più vicina"));
+      covCheck.addEventListener("change", function () { showCoverage(covCheck.checked); });
+      covBody = add(wrap, el("div", "om-coverage-body"));
+      covBody.hidden = true;
+    }
+
     // ---- summary panel
     var s = data.summary || {};
     var summaryBody = null;
@@ -1091,7 +1698,8 @@
       fillSummaryBody(summaryBody, at);
     }
     panelControl("bottomleft", function () {
-      var box = collapsible("om-summary", s.title || data.title || "Riepilogo", true);
+      var box = summaryBox = collapsible("om-summary", s.title || data.title || "Riepilogo",
+        !narrow);
       summaryBody = add(box, el("div", "om-summary-body"));
       fillSummary();
       (s.notes || []).forEach(function (note) { add(box, el("p", "om-note", note)); });
@@ -1202,7 +1810,6 @@
       updateChangesLegend();
     });
     var changesLegend = null;
-    function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
     function updateChangesLegend() {
       if (!changesLegend) { return; }
       changesLegend.textContent = "";
@@ -1262,7 +1869,8 @@
 
     // ---- legend
     panelControl("bottomright", function () {
-      var box = collapsible("om-legend", "Legenda", true);
+      var box = legendBox = collapsible("om-legend", "Legenda", !narrow);
+      coverageLegend(box);
       if (timeline.dates.length > 1) {
         // first, so that it is seen without scrolling when the layer is on
         changesLegend = add(box, el("div", "om-changes"));
@@ -1309,9 +1917,12 @@
     // ---- layer control, added last so that every layer exists
     var overlays = {};
     function groupCount(gl) {
-      var n = 0;
-      gl.members.forEach(function (k) { if (activeNow[k]) { n += 1; } });
-      return n;
+      var n = 0, v = 0;
+      gl.members.forEach(function (k) {
+        if (activeNow[k]) { n += 1; }
+        if (visible[k]) { v += 1; }
+      });
+      return filterCode === "" ? String(n) : v + " di " + n;
     }
     groupLayers.forEach(function (gl, g) {
       overlays[symbolSvg(gl.group.shape, gl.group.color, false) + " " + esc(gl.group.label) +
@@ -1333,8 +1944,9 @@
     if (options.tileLayer) {
       bases = { "OpenStreetMap": options.tileLayer, "Nessuno sfondo": L.layerGroup() };
     }
-    var layerControl = L.control.layers(bases, overlays,
-      { collapsed: false, position: "topright" }).addTo(map);
+    var layerControl = null;
+    layerControl = L.control.layers(bases, overlays,
+      { collapsed: narrow, position: "topright" }).addTo(map);
     function updateLayerCounts() {
       if (!layerControl) { return; }
       var box = layerControl.getContainer();
@@ -1369,6 +1981,19 @@
     var api = {
       map: map, counts: counts, search: search, openActor: openActor, focusActor: focusActor,
       setFilter: setFilter, layerControl: layerControl, setDate: setDate,
+      fitShown: fitShown, showComune: showComune, matchComune: matchComune,
+      findNear: function (text, types) {
+        openFinder(text);
+        if (types) {
+          finder.types.forEach(function (cb) { cb.checked = types.indexOf(+cb.value) >= 0; });
+        }
+        return runFinder(types || undefined);
+      },
+      showCoverage: showCoverage,
+      coverageFill: function (code) {
+        var layer = covLayers[code];
+        return layer ? layer.options.fillColor : null;
+      },
       dates: timeline.dates, changeLayer: changeLayer,
       changes: function () { return buildChanges(); },
       indexOf: function (id) {
@@ -1505,5 +2130,6 @@
     return api;
   }
 
-  global.opportunityMap = { render: render, renderIndex: renderIndex, start: start, esc: esc };
+  global.opportunityMap = { render: render, renderIndex: renderIndex, start: start, esc: esc,
+                            comuneKey: comuneKey, haversineKm: haversineKm };
 })(window);
