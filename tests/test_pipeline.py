@@ -51,8 +51,16 @@ def test_one_build_evaluates_once_and_takes_each_network_once(
         return real_network_at(self, t)
 
     monkeypatch.setattr(network_module.NetworkIndex, "_network_at", counting_network_at)
+    real_coverage = pipeline_module.coverage
+
+    def counting_coverage(*args: object, **kwargs: object) -> object:
+        calls.append("coverage")
+        return real_coverage(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline_module, "coverage", counting_coverage)
+    monkeypatch.setattr(maps_module, "coverage", counting_coverage)
     om.build(om.example_map(), tmp_path, baseline=BASELINE, as_of=AS_OF, n_boot=50, seed=1)
-    assert calls == ["evaluate"]
+    assert calls == ["coverage", "evaluate"]  # the report and the maps share one coverage
     # baseline, three semesters after it (30/12/2026, 30/06/2027, 30/12/2027) and the
     # date of the map: each network taken once
     assert len(dates) == len(set(dates)) == 5
@@ -60,7 +68,7 @@ def test_one_build_evaluates_once_and_takes_each_network_once(
     calls.clear()
     om.build(om.example_map(), tmp_path / "m", outputs=["maps"], baseline=BASELINE,
              as_of=AS_OF)
-    assert calls == ["evaluate"]
+    assert calls == ["coverage", "evaluate"]
 
 
 def test_the_target_used_is_on_every_page(built: tuple[om.BuildResult, Path]) -> None:

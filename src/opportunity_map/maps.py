@@ -476,7 +476,7 @@ class MapFigures:
 def compute_figures(m: OpportunityMap, *, as_of: object = None, baseline: object = None,
                     evaluation: Evaluation | None = None,
                     target: float | None = None, dates: Sequence[object] | None = None,
-                    previous: object = None) -> MapFigures:
+                    previous: object = None, gaps: Coverage | None = None) -> MapFigures:
     """Compute once the figures every page of a build shows.
 
     Parameters
@@ -503,6 +503,9 @@ def compute_figures(m: OpportunityMap, *, as_of: object = None, baseline: object
     previous : date-like, optional
         The previous Tavolo's date (before ``as_of``), added to the dates: the
         changes layer of the maps compares ``as_of`` with it and is on at start.
+    gaps : Coverage, optional
+        The coverage at ``as_of`` already computed (by the build, for the report);
+        computed here for every territory otherwise.
 
     Returns
     -------
@@ -558,7 +561,15 @@ def compute_figures(m: OpportunityMap, *, as_of: object = None, baseline: object
     timeline = tuple(network if d == at else index.at(d) for d in chosen)
     return MapFigures(network=network, baseline_network=base_network, stats=stats,
                       evaluation=evaluation, target=target_value, timeline=timeline,
-                      previous=before, coverage=coverage(m, as_of=at))
+                      previous=before,
+                      coverage=coverage(m, as_of=at) if gaps is None else _same_date(gaps, at))
+
+
+def _same_date(gaps: Coverage, at: pd.Timestamp) -> Coverage:
+    if gaps.as_of != at:
+        msg = f"gaps: coverage at {gaps.as_of.date()}, the maps are at {at.date()}"
+        raise UsageError(msg, param="gaps")
+    return gaps
 
 
 def _target_text(target: float) -> str:

@@ -220,6 +220,10 @@ def build(
     def retire(name: str) -> bool:  # the maps of a previous build, when maps are redrawn
         return "maps" in wanted and name.endswith(".html") and name != "evaluation.html"
 
+    # the distances from every comune to the nearest opportunities, once for the report
+    # and the maps
+    gaps = (coverage(m, as_of=at, territories=list(slugs))
+            if slugs and ("evaluation" in wanted or "maps" in wanted) else None)
     with staged_outputs(out, retire=retire) as stage:
         staged: list[Path] = []
         if "data" in wanted:
@@ -237,13 +241,12 @@ def build(
                 evaluation = evaluate(m.network_index(), baseline=base, as_of=at,
                                       target=target_value, n_boot=n_boot, seed=seed,
                                       territories=scopes)
-                gaps = coverage(m, as_of=at, territories=list(slugs))
                 staged += list(write_evaluation(evaluation, stage.root,
                                                 coverage=gaps).values())
         if "maps" in wanted and slugs:
             step()
             figures = compute_figures(m, as_of=at, baseline=base, evaluation=evaluation,
-                                      target=target_value)
+                                      target=target_value, gaps=gaps)
             staged += save_maps(m, stage.root, territories=list(slugs), figures=figures,
                                 tiles=tiles)
         elif "maps" in wanted:

@@ -233,7 +233,7 @@ def prepare_tavolo(
         # the map offers D, P and the semester ends, and opens at D with its changes
         figures = compute_figures(m, as_of=at, baseline=base, evaluation=evaluation,
                                   target=target_value, previous=before,
-                                  dates=tavolo_dates(at, since=base))
+                                  dates=tavolo_dates(at, since=base), gaps=gaps)
         html = render_map(m, slug, figures=figures).get_root().render()
         staged = [write_bytes_atomic(stage.root / names["map"], html.encode("utf-8"))]
         staged.append(write_bytes_atomic(
