@@ -502,6 +502,23 @@ def _cmd_copertura(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_potenza(args: argparse.Namespace) -> int:
+    from .io import load
+    from .power import power, write_power
+
+    target = _target_fraction(args.target)
+    m = load(args.path, territories=args.territories)
+    result = power(m, baseline=args.baseline, target=target, n_sim=args.simulations,
+                   n_boot=args.bootstrap, seed=args.seed, min_ties=args.min_ties,
+                   interval=args.interval)
+    written = write_power(result, args.out)
+    if not args.quiet:
+        print(f"Potenza stimata con {result.n_sim} simulazioni per territorio, "
+              f"seme {result.seed}.")
+    _print_written(written.values(), written["html"], quiet=args.quiet)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -759,6 +776,36 @@ def build_parser() -> argparse.ArgumentParser:
                            help="cartella dei risultati")
     _add_quiet(p)
     p.set_defaults(func=_cmd_copertura)
+
+    p = sub.add_parser("potenza", help="potenza della valutazione prima dei dati (+30%%)",
+                       description="Dalla rete alla baseline stima, per simulazione con lo "
+                                   "stesso stimatore della valutazione, la probabilità di "
+                                   "esito 'raggiunto' se la variazione vera fosse +30%%, "
+                                   "+45%%, +60%%, e la variazione minima rilevabile "
+                                   "(potenza.csv, potenza.html).")
+    _add_source(p)
+    p.options.add_argument("--baseline", type=_date, required=True, metavar="DATA",
+                           help="data della baseline, gg/mm/aaaa o aaaa-mm-gg")
+    p.options.add_argument("--target", type=_percentage, default=DEFAULT_TARGET_PERCENT,
+                           metavar="PERCENTUALE",
+                           help="obiettivo di aumento della densità in %% (predefinito: 30)")
+    p.options.add_argument("--simulazioni", "--simulations", type=_count, default=200,
+                           dest="simulations", metavar="N",
+                           help="simulazioni per territorio (predefinite: 200)")
+    p.options.add_argument("--bootstrap", type=_bootstrap, default=400, metavar="N",
+                           help="repliche bootstrap per simulazione (predefinite: 400)")
+    p.options.add_argument("--min-legami", "--min-ties", type=_count, default=20,
+                           dest="min_ties", metavar="N",
+                           help="legami minimi alla baseline per un esito (predefiniti: 20)")
+    p.options.add_argument("--intervallo", "--interval", choices=["bootstrap", "jackknife"],
+                           default="bootstrap", dest="interval",
+                           help="intervallo dell'esito (predefinito: bootstrap)")
+    p.options.add_argument("--seed", type=_count, default=None, metavar="N",
+                           help="seme delle simulazioni (predefinito: casuale, indicato)")
+    p.options.add_argument("--out", type=Path, required=True, metavar="CARTELLA",
+                           help="cartella dei risultati")
+    _add_quiet(p)
+    p.set_defaults(func=_cmd_potenza)
     return parser
 
 
