@@ -289,3 +289,15 @@ def test_holm_rule_only_downgrades_met() -> None:
             if rec["verdict_adjusted"] != rec["verdict"]:
                 assert rule == "holm" and rec["verdict"] == "met"
                 assert rec["verdict_adjusted"] == "inconclusive"
+
+
+def test_agreement_sentence_names_rows_on_the_other_side_of_the_target() -> None:
+    from opportunity_map.evaluation import _agreement_sentence
+
+    text = _agreement_sentence(
+        (34.5, "inconclusive"),
+        [("coorte di baseline", 29.8, "inconclusive"), ("rete completa", 30.5, "inconclusive"),
+         ("senza legami di livello 1", 32.7, "met")],
+        evaluable=True, with_interval=True, target_pct=30.0)
+    assert "concordano (stesso lato dell'obiettivo e stesso esito) rete completa (+30,5%)" in text
+    assert "non concordano coorte di baseline (+29,8%), senza legami di livello 1" in text

@@ -367,12 +367,13 @@ def _cmd_template(args: argparse.Namespace) -> int:
 def _cmd_tavolo(args: argparse.Namespace) -> int:
     from .tavolo import prepare_tavolo
 
-    target = _target_fraction(args.target)
+    target = _target_fraction(DEFAULT_TARGET_PERCENT if args.target is None else args.target)
+    n_boot = DEFAULT_BOOTSTRAP if args.bootstrap is None else args.bootstrap
     with _progress(quiet=args.quiet) as progress:
         result = prepare_tavolo(
             args.path, args.out, territory=args.territory, date=args.date,
             previous=args.previous, previous_data=args.previous_data, baseline=args.baseline,
-            target=target, n_boot=args.bootstrap, seed=args.seed,
+            target=target, n_boot=n_boot, seed=args.seed,
             verify_months=args.verify_months, territories_file=args.territories,
             progress=progress)
     _print_warnings(result.map.problems, quiet=args.quiet)
@@ -402,17 +403,35 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _run_build(args: argparse.Namespace, *, outputs: tuple[Output, ...],
                territories: Sequence[str] | None, tiles: Tiles = None,
-               target_percent: float = DEFAULT_TARGET_PERCENT,
-               n_boot: int = DEFAULT_BOOTSTRAP, seed: int | None = None) -> int:
-    """Call :func:`opportunity_map.pipeline.build` once and report its result."""
+               target_percent: float | None = None,
+               n_boot: int | None = None, seed: int | None = None) -> int:
+    """Call :func:`opportunity_map.pipeline.build` once and report its result.
+
+    The options typed are passed as ``explicit``: they override the evaluation plan
+    of the data folder, the others come from it (or from the defaults).
+    """
     from .pipeline import build
 
-    target = _target_fraction(target_percent)
+    typed = {name for name, value in (
+        ("baseline", args.baseline), ("as_of", args.as_of), ("target", target_percent),
+        ("n_boot", n_boot), ("seed", seed),
+        ("min_ties", getattr(args, "min_ties", None)),
+        ("interval", getattr(args, "interval", None)),
+        ("territory_rule", getattr(args, "territory_rule", None))) if value is not None}
+    target = _target_fraction(DEFAULT_TARGET_PERCENT if target_percent is None
+                              else target_percent)
+    extra: dict[str, Any] = {}
+    if hasattr(args, "min_ties"):
+        rule = getattr(args, "territory_rule", None)
+        extra = {"min_ties": args.min_ties, "interval": args.interval,
+                 "territory_rule": {"secondari": "secondary"}.get(rule or "", rule),
+                 "plan": None if args.no_plan else "auto"}
     with _progress(quiet=args.quiet) as progress:
         result = build(
             args.path, args.out, outputs=outputs, baseline=args.baseline, as_of=args.as_of,
-            target=target, n_boot=n_boot, seed=seed, territories=territories,
-            territories_file=args.territories, tiles=tiles, progress=progress)
+            target=target, n_boot=DEFAULT_BOOTSTRAP if n_boot is None else n_boot, seed=seed,
+            territories=territories, territories_file=args.territories, tiles=tiles,
+            progress=progress, explicit=typed, **extra)
     _print_warnings(result.map.problems, quiet=args.quiet)
     for note in result.notes:
         print(note)
@@ -556,16 +575,34 @@ def _add_territory(add_argument: Callable[..., argparse.Action], help_text: str)
 
 
 def _add_evaluation_options(p: _Parser) -> None:
-    p.options.add_argument("--target", type=_percentage, default=DEFAULT_TARGET_PERCENT,
+    # defaults None: what was typed overrides the plan (piano_valutazione.toml), and
+    # the report says so; the defaults below apply without a plan
+    p.options.add_argument("--target", type=_percentage, default=None,
                            metavar="PERCENTUALE",
                            help="obiettivo di aumento della densità di rete, in percentuale: "
-                                f"30 = +30%% (predefinito: {DEFAULT_TARGET_PERCENT:g})")
-    p.options.add_argument("--bootstrap", type=_bootstrap, default=DEFAULT_BOOTSTRAP,
+                                f"30 = +30%% (predefinito: il piano, altrimenti "
+                                f"{DEFAULT_TARGET_PERCENT:g})")
+    p.options.add_argument("--bootstrap", type=_bootstrap, default=None,
                            metavar="N",
-                           help=f"repliche bootstrap (predefinito: {DEFAULT_BOOTSTRAP})")
+                           help=f"repliche bootstrap (predefinito: il piano, altrimenti "
+                                f"{DEFAULT_BOOTSTRAP})")
     p.options.add_argument("--seed", type=_count, default=None, metavar="N",
                            help="seme casuale, per risultati riproducibili "
-                                "(predefinito: nessuno)")
+                                "(predefinito: il piano, altrimenti nessuno)")
+    p.options.add_argument("--min-legami", "--min-ties", type=_count, default=None,
+                           dest="min_ties", metavar="N",
+                           help="legami minimi nel panel alla baseline per un esito "
+                                "(predefinito: il piano, altrimenti 20)")
+    p.options.add_argument("--intervallo", "--interval", choices=["bootstrap", "jackknife"],
+                           default=None, dest="interval",
+                           help="intervallo dell'esito (predefinito: il piano, altrimenti "
+                                "bootstrap)")
+    p.options.add_argument("--regola-territori", "--territory-rule",
+                           choices=["secondari", "holm"], default=None, dest="territory_rule",
+                           help="regola tra territori (predefinito: il piano, altrimenti "
+                                "secondari)")
+    p.options.add_argument("--senza-piano", "--no-plan", action="store_true", dest="no_plan",
+                           help="ignora piano_valutazione.toml nella cartella dei dati")
 
 
 def _add_verify_months(p: _Parser) -> None:

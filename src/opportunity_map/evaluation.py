@@ -1019,9 +1019,13 @@ def _density_ratio_interval(
 
 def _agreement_sentence(
     headline: tuple[float, str], rows: list[tuple[str, float, str | None]], *, evaluable: bool,
-    with_interval: bool,
+    with_interval: bool, target_pct: float,
 ) -> str:
-    """One Italian sentence: which sensitivity rows agree with the headline."""
+    """One Italian sentence: which sensitivity rows agree with the headline.
+
+    A row agrees when its point estimate is on the same side of the target as the
+    headline's and (with an interval) its verdict by the same rule is the same.
+    """
     change, verdict = headline
     if not evaluable or math.isnan(change):
         return ("Stima principale non valutabile: le righe di sensibilità sono solo "
@@ -1029,19 +1033,18 @@ def _agreement_sentence(
     agree: list[str] = []
     differ: list[str] = []
     for label, value, row_verdict in rows:
-        text = f"{label} ({format_number(value, 1, signed=True)}%)" if not math.isnan(value) \
-            else f"{label} (n.d.)"
-        same = row_verdict == verdict if with_interval else (
-            not math.isnan(value) and (value >= 0) == (change >= 0)
-        )
-        (agree if same and not math.isnan(value) else differ).append(text)
-    what = "esito" if with_interval else "segno della variazione"
-    parts = [f"Rispetto alla stima principale (panel fisso, "
-             f"{format_number(change, 1, signed=True)}%), stesso {what}: "
-             f"{', '.join(agree) if agree else 'nessuna riga'}"]
+        text = (f"{label} ({format_number(value, 1, signed=True)}%)" if not math.isnan(value)
+                else f"{label} (n.d.)")
+        same = (not math.isnan(value) and (value >= target_pct) == (change >= target_pct)
+                and (not with_interval or row_verdict == verdict))
+        (agree if same else differ).append(text)
+    head = (f"Stima principale (panel fisso) {format_number(change, 1, signed=True)}%: "
+            "concordano (stesso lato dell'obiettivo"
+            + (" e stesso esito" if with_interval else "") + ") ")
+    sentence = head + (", ".join(agree) if agree else "nessuna riga di sensibilità")
     if differ:
-        parts.append(f"{what} diverso: {', '.join(differ)}")
-    return "; ".join(parts) + "."
+        sentence += "; non concordano " + ", ".join(differ)
+    return sentence + "."
 
 
 def _evaluate_scope(
@@ -1215,7 +1218,7 @@ def _evaluate_scope(
         [("coorte di baseline", change_cohort, row_verdict(c_iv)),
          ("rete completa", change_network, row_verdict(f_iv)),
          ("senza legami di livello 1", change_s, row_verdict(s_iv))],
-        evaluable=evaluable, with_interval=with_interval,
+        evaluable=evaluable, with_interval=with_interval, target_pct=target_pct,
     )
     groups = index.group[pos]
     known = groups[groups >= 0]
