@@ -301,3 +301,10 @@ def test_agreement_sentence_names_rows_on_the_other_side_of_the_target() -> None
         evaluable=True, with_interval=True, target_pct=30.0)
     assert "concordano (stesso lato dell'obiettivo e stesso esito) rete completa (+30,5%)" in text
     assert "non concordano coorte di baseline (+29,8%), senza legami di livello 1" in text
+
+
+def test_every_new_column_has_an_italian_legend() -> None:
+    from opportunity_map.evaluation import EXTRA_COLUMN_LEGEND, EXTRA_COLUMNS
+
+    new = EXTRA_COLUMNS[EXTRA_COLUMNS.index("n_boot_zero_baseline") + 1:]
+    assert set(new) == set(EXTRA_COLUMN_LEGEND)

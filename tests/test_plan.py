@@ -138,3 +138,15 @@ def test_build_uses_the_plan_and_the_command_line_overrides_it(tmp_path: Path,
                        baseline="2026-06-30", as_of="2027-12-31", n_boot=10, seed=1)
     assert without.evaluation is not None and without.evaluation.plan is None
     assert any(n.startswith("Nessun piano di valutazione") for n in without.notes)
+
+
+def test_build_fills_mde_when_asked(tmp_path: Path, small_map_dir: Path) -> None:
+    write(small_map_dir, "data_baseline = 2026-06-30\ndate_confronto = 2027-12-31\n"
+                         "seme = 3\nrepliche = 40\nmin_legami = 1\n")
+    result = om.build(small_map_dir, tmp_path / "a", outputs=("evaluation",), power=True)
+    ev = result.evaluation
+    assert ev is not None and ev.power is not None
+    mde = ev.power.table.set_index("territory")["mde_pct"]
+    for rec in ev.table.to_dict("records"):
+        got, expected = rec["mde_pct"], mde[rec["territory"]]
+        assert got == expected or (pd.isna(got) and pd.isna(expected))

@@ -425,7 +425,7 @@ def _run_build(args: argparse.Namespace, *, outputs: tuple[Output, ...],
         rule = getattr(args, "territory_rule", None)
         extra = {"min_ties": args.min_ties, "interval": args.interval,
                  "territory_rule": {"secondari": "secondary"}.get(rule or "", rule),
-                 "plan": None if args.no_plan else "auto"}
+                 "plan": None if args.no_plan else "auto", "power": args.power}
     with _progress(quiet=args.quiet) as progress:
         result = build(
             args.path, args.out, outputs=outputs, baseline=args.baseline, as_of=args.as_of,
@@ -603,6 +603,9 @@ def _add_evaluation_options(p: _Parser) -> None:
                                 "secondari)")
     p.options.add_argument("--senza-piano", "--no-plan", action="store_true", dest="no_plan",
                            help="ignora piano_valutazione.toml nella cartella dei dati")
+    p.options.add_argument("--potenza", "--power", action="store_true", dest="power",
+                           help="stima anche la variazione minima rilevabile (mde_pct; "
+                                "circa 20 s in più)")
 
 
 def _add_verify_months(p: _Parser) -> None:

@@ -47,6 +47,7 @@ from .schema import GROUPS
 __all__ = [
     "DEFAULT_MIN_TIES",
     "EXTRA_COLUMNS",
+    "EXTRA_COLUMN_LEGEND",
     "INTERVAL_METHODS",
     "TABLE_COLUMNS",
     "TARGET_RANGE",
@@ -96,6 +97,41 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     # power (filled when asked)
     "mde_pct",
 )
+#: Italian meaning of the columns added for issue 13 (for the report's legend sheet).
+EXTRA_COLUMN_LEGEND: dict[str, str] = {
+    "n_boot_undefined": "Replicati bootstrap non definiti (nessun legame a entrambe le date): "
+                        "esclusi dall'intervallo",
+    "ci_unbounded": "L'intervallo non ha estremo superiore (illimitato)",
+    "interval_method": "Metodo dell'intervallo dell'esito (bootstrap o jackknife)",
+    "min_ties": "Legami minimi nel panel alla baseline per dare un esito",
+    "reason_not_evaluable": "Perché l'esito non è valutabile",
+    "alt_interval_method": "Metodo del secondo intervallo",
+    "alt_ci_low_pct": "Estremo inferiore del secondo intervallo al 95% (%)",
+    "alt_ci_high_pct": "Estremo superiore del secondo intervallo al 95% (%)",
+    "alt_ci_unbounded": "Il secondo intervallo non ha estremo superiore",
+    "p_below_target": "Probabilità unilaterale che la variazione sia sotto l'obiettivo",
+    "verdict_adjusted": "Esito secondo la regola tra territori (es. correzione di Holm)",
+    "n_cohort": "Organizzazioni attive alla baseline (coorte, uscite comprese)",
+    "ties_cohort_baseline": "Legami della coorte alla baseline",
+    "ties_cohort_at": "Legami tra le organizzazioni della coorte ancora attive alla data "
+                      "di confronto",
+    "change_cohort_pct": "Variazione % della coorte di baseline (uscite contate come perdite)",
+    "cohort_ci_low_pct": "Estremo inferiore dell'intervallo al 95% della coorte (%)",
+    "cohort_ci_high_pct": "Estremo superiore dell'intervallo al 95% della coorte (%)",
+    "change_network_pct": "Variazione % della densità della rete completa",
+    "network_ci_low_pct": "Estremo inferiore dell'intervallo al 95% della rete completa (%)",
+    "network_ci_high_pct": "Estremo superiore dell'intervallo al 95% della rete completa (%)",
+    "ties_no_level1_baseline": "Legami del panel di livello almeno 2 alla baseline",
+    "ties_no_level1_at": "Legami del panel di livello almeno 2 alla data di confronto",
+    "change_no_level1_pct": "Variazione % del panel senza legami di sola conoscenza (livello 1)",
+    "no_level1_ci_low_pct": "Estremo inferiore dell'intervallo al 95% senza livello 1 (%)",
+    "no_level1_ci_high_pct": "Estremo superiore dell'intervallo al 95% senza livello 1 (%)",
+    "ei_baseline": "Indice E-I del panel alla baseline",
+    "ei_at": "Indice E-I del panel alla data di confronto",
+    "ei_expected": "Indice E-I atteso con legami casuali, date le dimensioni dei gruppi",
+    "sensitivity_note": "Quali righe di sensibilità concordano con la stima principale",
+    "mde_pct": "Variazione minima rilevabile (80% di probabilità di esito raggiunto, %)",
+}
 _INT_COLUMNS = (
     "n_panel", "n_entrants", "n_exits", "ties_baseline", "ties_at", "n_actors_baseline",
     "n_actors_at", "ties_full_baseline", "ties_full_at", "cross_ties_baseline",
@@ -794,20 +830,50 @@ def evaluate(
     the 2.5 and 97.5 percentiles (linear interpolation) of the replicate relative
     changes; ``se_pct`` their standard deviation (ddof=1); ``p_no_increase`` the
     share of replicates with :math:`L^*_{at} \\le L^*_{base}`. A replicate whose
-    resampled baseline has no tie has an infinite relative change (0 when the later
-    network has no tie either); their number is ``n_boot_zero_baseline``, and then
-    ``se_pct`` is NaN and ``ci_high_pct`` may be infinite. Each territory has its own
+    resampled baseline has no tie has an infinite relative change; with no tie at
+    the later date either it is *undefined* (0/0): left out of the interval and
+    counted in ``n_boot_undefined``, never scored 0% (see
+    :func:`percentile_interval`). ``n_boot_zero_baseline`` counts both kinds; then
+    ``se_pct`` is NaN and, when the 97.5 percentile is infinite, ``ci_high_pct`` is
+    ``inf`` and ``ci_unbounded`` is True. Each territory has its own
     random stream, ``numpy.random.default_rng([seed, zlib.crc32(label.encode())])``
     with ``label`` its slug (or ``"lombardia"``), consumed by
     :func:`resample_vertices` over the panel in the order of ``m.actors``: a
     territory's figures do not depend on which other territories are evaluated, and
-    can be reproduced outside this library.
+    can be reproduced outside this library. The region is resampled *within each
+    territory* (``strata`` = territory code, organisations outside the territories
+    being one more stratum), so every replicate has the panel's number of
+    organisations in each territory.
+
+    **Sensitivity.** ``change_cohort_pct``: the organisations active at the
+    baseline (cohort C, exits counted as losses),
+    :math:`100 (L_{at}(C \\cap A_{at}) - L_{base}(C)) / L_{base}(C)`;
+    ``change_network_pct``: the whole network, :math:`100 (D_{at} - D_{base}) /
+    D_{base}` on all active organisations; ``change_no_level1_pct``: the panel
+    counting only ties whose strongest level is at least 2. Each has its 95%
+    bootstrap interval (``cohort_ci_*``, ``network_ci_*``, ``no_level1_ci_*``; the
+    panel rows share the headline's replicates, the cohort and the whole network
+    use the streams ``[seed, crc32(label), 1]`` and ``[..., 2]``; the whole network
+    resamples the organisations active at either date, each date's density over
+    the pairs of its own active copies). ``ei_baseline``, ``ei_at``: E-I index of
+    the panel; ``ei_expected`` its expectation under random mixing
+    (:func:`opportunity_map.metrics.ei_expected`). ``sensitivity_note``: an Italian
+    sentence naming the rows that agree with the headline (same side of the target
+    and same verdict).
+
+    **Second interval.** The jackknife of :func:`jackknife_interval` is in
+    ``alt_ci_*`` (or in ``ci_*`` with ``interval="jackknife"``, the bootstrap then
+    in ``alt_ci_*``); ``interval_method`` and ``alt_interval_method`` label them.
+    ``p_below_target`` is the one-sided p-value of the primary method used by the
+    Holm rule (``verdict_adjusted``).
 
     **Verdict.** ``met`` when ``ci_low_pct >= target_pct``, ``not_met`` when
     ``ci_high_pct < target_pct``, ``inconclusive`` otherwise; ``target_met_point``
     is ``change_pct >= target_pct``. With ``n_boot=0`` the interval columns are NaN
     and the verdict is ``inconclusive`` (only the point estimate is known: read
-    ``target_met_point``). ``not_evaluable`` (with an Italian ``note``, never a bare
+    ``target_met_point``). Below ``min_ties`` baseline ties in the panel the verdict
+    is ``not_evaluable`` with ``reason_not_evaluable`` (the change and its interval
+    are still given). ``not_evaluable`` (with an Italian ``note``, never a bare
     NaN) when the change is undefined: empty panel, fewer than three actors in the
     panel, or no tie in the panel at the baseline (``density_change_abs`` then gives
     the absolute change). ``target_pct`` is ``100 * target`` rounded to 10 decimals.

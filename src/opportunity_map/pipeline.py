@@ -107,6 +107,7 @@ def build(
     min_ties: int | None = None,
     interval: str | None = None,
     territory_rule: str | None = None,
+    power: bool = False,
 ) -> BuildResult:
     """Load a map, evaluate it once and write the data, the report and the maps.
 
@@ -158,6 +159,9 @@ def build(
         ``None``.
     min_ties, interval, territory_rule : optional
         As for :func:`~opportunity_map.evaluate`.
+    power : bool
+        Also estimate the power of the design (:func:`opportunity_map.power.power`,
+        default budgets, about 20 s on the bundled data) and fill ``mde_pct``.
 
     Returns
     -------
@@ -275,7 +279,7 @@ def build(
                     m.network_index(), baseline=base, as_of=at, target=target_value,
                     n_boot=n_boot, seed=seed, territories=scopes,
                     min_ties=given["min_ties"], interval=given["interval"],
-                    territory_rule=given["territory_rule"])
+                    territory_rule=given["territory_rule"], power=power)
                 evaluation = _with_plan(evaluation, the_plan, typed, given)
                 notes.extend(_plan_notes(evaluation))
                 gaps = coverage(m, as_of=at, territories=list(slugs))
