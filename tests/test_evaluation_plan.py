@@ -84,6 +84,7 @@ def test_percentile_interval_unbounded_flag() -> None:
     assert iv.n_undefined == 3 and iv.unbounded and iv.high == math.inf and iv.low == 0.0
     none = percentile_interval(np.array([np.nan, np.nan]))
     assert math.isnan(none.low) and math.isnan(none.high) and none.n_undefined == 2
+    assert none.unbounded
 
 
 def _consistent(rec: dict) -> None:

@@ -499,8 +499,8 @@ def percentile_interval(rel: np.ndarray, *, target_pct: float = math.nan) -> Int
     rel = np.asarray(rel, dtype=np.float64)
     defined = rel[~np.isnan(rel)]
     n_undef = int(rel.size - defined.size)
-    if defined.size == 0:
-        return Interval(math.nan, math.nan, math.nan, False, n_undef, "bootstrap")
+    if defined.size == 0:  # nothing defined: no bound at all, flagged as unbounded
+        return Interval(math.nan, math.nan, math.nan, n_undef > 0, n_undef, "bootstrap")
     low, high = _percentile(defined, 0.025), _percentile(defined, 0.975)
     finite = bool(np.isfinite(defined).all())
     se = float(np.std(defined, ddof=1)) if finite and defined.size > 1 else math.nan
