@@ -852,10 +852,11 @@ def evaluate(
     D_{base}` on all active organisations; ``change_no_level1_pct``: the panel
     counting only ties whose strongest level is at least 2. Each has its 95%
     bootstrap interval (``cohort_ci_*``, ``network_ci_*``, ``no_level1_ci_*``; the
-    panel rows share the headline's replicates, the cohort and the whole network
-    use the streams ``[seed, crc32(label), 1]`` and ``[..., 2]``; the whole network
-    resamples the organisations active at either date, each date's density over
-    the pairs of its own active copies). ``ei_baseline``, ``ei_at``: E-I index of
+    panel rows share the headline's replicates; the cohort and the whole network
+    share one bootstrap of the organisations active at either date, stream
+    ``[seed, crc32(label), 1]``, each date's density of the whole network over the
+    pairs of its own active copies, the cohort's change as the ratio of its tie
+    sums). ``ei_baseline``, ``ei_at``: E-I index of
     the panel; ``ei_expected`` its expectation under random mixing
     (:func:`opportunity_map.metrics.ei_expected`). ``sensitivity_note``: an Italian
     sentence naming the rows that agree with the headline (same side of the target
@@ -1065,8 +1066,8 @@ def _strata_of(index: NetworkIndex, scope: str, vertices: np.ndarray) -> np.ndar
 def _rng_for(seed: int, scope: str, stream: int = 0) -> np.random.Generator:
     """A random stream of its own for every territory, from the seed and its name.
 
-    ``stream`` 0 is the headline (fixed panel), 1 the baseline cohort, 2 the whole
-    network.
+    ``stream`` 0 is the headline (fixed panel), 1 the baseline cohort and the whole
+    network (one bootstrap of the actors active at either date).
     """
     key = [seed, zlib.crc32(scope.encode("utf-8"))]
     return np.random.default_rng(key if stream == 0 else [*key, stream])
@@ -1223,25 +1224,24 @@ def _evaluate_scope(
                 "change_pct": rel,
                 "weighted_change_pct": _relative_change_pct(sums[2], sums[3]),
             })
-        # the baseline cohort, exits counted as losses (own stream: other vertices)
-        if n_cohort >= 2 and ties_cohort0 > 0:
-            cu0, cv0, _ = _ties_on(net0, act0)
-            cu1, cv1, _ = _ties_on(net1, act0)
-            csums, _, _ = _bootstrap(
-                [_mat(cu0, cv0, n_cohort), _mat(cu1, cv1, n_cohort)], n_boot=n_boot,
-                rng=_rng_for(seed, scope, 1), strata=_strata_of(index, scope, act0))
-            c_iv = percentile_interval(_relative_change_pct(csums[0], csums[1]))
-        # the whole network: actors active at either date, each density on its own
+        # the baseline cohort (exits counted as losses) and the whole network share
+        # one bootstrap of the actors active at either date (own stream: other vertices)
         union = act0 | act1
         n_union = int(union.sum())
-        if dfull0 > 0 and n_union >= 2:
+        if n_union >= 2 and ties_full0 > 0:
             fu0, fv0, _ = _ties_on(net0, union)
             fu1, fv1, _ = _ties_on(net1, union)
-            fsums, _, fpairs = _bootstrap(
-                [_mat(fu0, fv0, n_union), _mat(fu1, fv1, n_union)], n_boot=n_boot,
-                rng=_rng_for(seed, scope, 2), strata=_strata_of(index, scope, union),
-                masks=[act0[union], act1[union]])
-            f_iv = _density_ratio_interval(fsums, fpairs[0], fpairs[1], target_pct=target_pct)
+            cu1, cv1, _ = _ties_on(net1, panel & union)  # survivors' ties at the follow-up
+            keep = np.searchsorted(np.flatnonzero(union), np.flatnonzero(panel))
+            usums, _, upairs = _bootstrap(
+                [_mat(fu0, fv0, n_union), _mat(fu1, fv1, n_union),
+                 _mat(keep[cu1], keep[cv1], n_union)],
+                n_boot=n_boot, rng=_rng_for(seed, scope, 1),
+                strata=_strata_of(index, scope, union), masks=[act0[union], act1[union]])
+            # the cohort's pairs are the same at both dates: the ratio of tie sums
+            c_iv = percentile_interval(_relative_change_pct(usums[0], usums[2]))
+            f_iv = _density_ratio_interval(usums[:2], upairs[0], upairs[1],
+                                           target_pct=target_pct)
         n_undefined = boot.n_undefined
         if n_zero:
             notes.append(
