@@ -309,3 +309,47 @@ def test_every_new_column_has_an_italian_legend() -> None:
 
     new = EXTRA_COLUMNS[EXTRA_COLUMNS.index("n_boot_zero_baseline") + 1:]
     assert set(new) == set(EXTRA_COLUMN_LEGEND)
+
+
+def test_cohort_and_network_intervals_by_explicit_replicates() -> None:
+    m = exits_map()
+    ev = evaluate(m, baseline=BASE, as_of=AT, n_boot=40, seed=6, min_ties=1,
+                  territories=["bergamo"])
+    r = row(ev, "bergamo")
+    g0, g1 = raw_graph(m, BASE, territory="bergamo"), raw_graph(m, AT, territory="bergamo")
+    ids = [i for i in m.actors["id"] if i in set(g0) | set(g1)]  # order of m.actors
+    panel = set(g0) & set(g1)
+    rng = np.random.default_rng([6, zlib.crc32(b"bergamo"), 1])
+    draws = rng.integers(0, len(ids), size=(40, len(ids)))
+    cohort, network = [], []
+    for idx in draws:
+        copies = [ids[k] for k in idx]
+        c0 = c1 = s0 = s1 = p0 = p1 = 0
+        for k in range(len(copies)):
+            for j in range(k + 1, len(copies)):
+                a, b = copies[k], copies[j]
+                if a == b:
+                    continue
+                if a in g0 and b in g0:
+                    p0 += 1
+                    s0 += g0.has_edge(a, b)
+                if a in g1 and b in g1:
+                    p1 += 1
+                    s1 += g1.has_edge(a, b)
+                c0 += g0.has_edge(a, b)
+                c1 += a in panel and b in panel and g1.has_edge(a, b)
+        cohort.append(100 * (c1 - c0) / c0 if c0 else (math.inf if c1 else math.nan))
+        d0 = s0 / p0 if p0 else math.nan
+        d1 = s1 / p1 if p1 else math.nan
+        network.append(100 * (d1 / d0 - 1) if d0 > 0 else (math.inf if d1 > 0 else math.nan))
+    def quantile(values: list[float], q: float) -> float:  # numpy's rule, inf allowed
+        s = sorted(v for v in values if not math.isnan(v))
+        h = (len(s) - 1) * q
+        lo, hi = math.floor(h), math.ceil(h)
+        if lo == hi or s[lo] == s[hi]:
+            return s[lo]
+        return math.inf if math.isinf(s[hi]) else s[lo] + (h - lo) * (s[hi] - s[lo])
+
+    for values, col in ((cohort, "cohort"), (network, "network")):
+        assert r[f"{col}_ci_low_pct"] == pytest.approx(quantile(values, 0.025))
+        assert r[f"{col}_ci_high_pct"] == pytest.approx(quantile(values, 0.975))
