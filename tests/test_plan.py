@@ -150,3 +150,17 @@ def test_build_fills_mde_when_asked(tmp_path: Path, small_map_dir: Path) -> None
     for rec in ev.table.to_dict("records"):
         got, expected = rec["mde_pct"], mde[rec["territory"]]
         assert got == expected or (pd.isna(got) and pd.isna(expected))
+
+
+def test_tavolo_takes_the_baseline_and_options_from_the_plan(tmp_path: Path,
+                                                             small_map_dir: Path) -> None:
+    from opportunity_map.tavolo import prepare_tavolo
+
+    write(small_map_dir, "data_baseline = 2026-06-30\ndate_confronto = 2027-12-31\n"
+                         "seme = 3\nrepliche = 40\nmin_legami = 1\n")
+    slug = om.load(small_map_dir).territory_slugs[0]
+    result = prepare_tavolo(small_map_dir, tmp_path / "t", territory=slug, date="2027-06-30")
+    ev = result.evaluation
+    assert ev is not None and ev.baseline == pd.Timestamp("2026-06-30")
+    assert (ev.seed, ev.n_boot, ev.min_ties) == (3, 40, 1) and ev.overrides == {}
+    assert any(n.startswith("Piano di valutazione") for n in result.notes)

@@ -367,8 +367,8 @@ def _cmd_template(args: argparse.Namespace) -> int:
 def _cmd_tavolo(args: argparse.Namespace) -> int:
     from .tavolo import prepare_tavolo
 
-    target = _target_fraction(DEFAULT_TARGET_PERCENT if args.target is None else args.target)
-    n_boot = DEFAULT_BOOTSTRAP if args.bootstrap is None else args.bootstrap
+    target = None if args.target is None else _target_fraction(args.target)
+    n_boot = args.bootstrap
     with _progress(quiet=args.quiet) as progress:
         result = prepare_tavolo(
             args.path, args.out, territory=args.territory, date=args.date,
