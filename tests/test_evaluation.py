@@ -64,7 +64,7 @@ def panel_map():
 
 @pytest.fixture(scope="module")
 def panel_eval() -> Evaluation:
-    return evaluate(panel_map(), baseline=BASE, as_of=AT, n_boot=300, seed=7)
+    return evaluate(panel_map(), baseline=BASE, as_of=AT, n_boot=300, seed=7, min_ties=1)
 
 
 def row(ev: Evaluation, territory: str) -> pd.Series:
@@ -234,7 +234,7 @@ def naive_replicates(m, territory: str, *, n_boot: int, seed: int):
                         h1.add_edge(k, j)
             e0, e1 = h0.number_of_edges(), h1.number_of_edges()
             out.append((e0 / pairs, e1 / pairs,
-                        100 * (e1 - e0) / e0 if e0 else (math.inf if e1 else 0.0)))
+                        100 * (e1 - e0) / e0 if e0 else (math.inf if e1 else math.nan)))
     return np.array(out)
 
 
@@ -396,7 +396,7 @@ def test_verdict_met() -> None:
 def test_verdict_not_met_when_nothing_changes() -> None:
     edges = [(i, (i + 1) % 12) for i in range(12)]
     ev = evaluate(_two_waves(edges, edges, 12), baseline=BASE, as_of=AT, n_boot=200, seed=1,
-                  territories=["bergamo"])
+                  territories=["bergamo"], min_ties=1)
     r = row(ev, "bergamo")
     assert r["change_pct"] == 0 and r["ci_low_pct"] == 0 and r["ci_high_pct"] == 0
     assert r["verdict"] == "not_met" and bool(r["target_met_point"]) is False
@@ -407,7 +407,7 @@ def test_verdict_inconclusive_and_exact_target() -> None:
     base = [(i, i + 1) for i in range(10)]
     later = [*base, (0, 5), (2, 8), (3, 10)]  # 10 -> 13 ties: exactly +30%
     ev = evaluate(_two_waves(base, later, 11), baseline=BASE, as_of=AT, n_boot=400, seed=2,
-                  territories=["bergamo"])
+                  territories=["bergamo"], min_ties=1)
     r = row(ev, "bergamo")
     assert r["change_pct"] == 30.0 and r["target_pct"] == 30.0
     assert bool(r["target_met_point"]) is True
@@ -416,7 +416,7 @@ def test_verdict_inconclusive_and_exact_target() -> None:
 
 
 def test_n_boot_zero_point_estimate_only() -> None:
-    ev = evaluate(panel_map(), baseline=BASE, as_of=AT, n_boot=0, seed=1)
+    ev = evaluate(panel_map(), baseline=BASE, as_of=AT, n_boot=0, seed=1, min_ties=1)
     r = row(ev, "bergamo")
     assert math.isnan(r["ci_low_pct"]) and math.isnan(r["ci_high_pct"])
     assert math.isnan(r["se_pct"]) and math.isnan(r["p_no_increase"])

@@ -367,12 +367,13 @@ def _cmd_template(args: argparse.Namespace) -> int:
 def _cmd_tavolo(args: argparse.Namespace) -> int:
     from .tavolo import prepare_tavolo
 
-    target = _target_fraction(args.target)
+    target = None if args.target is None else _target_fraction(args.target)
+    n_boot = args.bootstrap
     with _progress(quiet=args.quiet) as progress:
         result = prepare_tavolo(
             args.path, args.out, territory=args.territory, date=args.date,
             previous=args.previous, previous_data=args.previous_data, baseline=args.baseline,
-            target=target, n_boot=args.bootstrap, seed=args.seed,
+            target=target, n_boot=n_boot, seed=args.seed,
             verify_months=args.verify_months, territories_file=args.territories,
             progress=progress)
     _print_warnings(result.map.problems, quiet=args.quiet)
@@ -402,17 +403,35 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _run_build(args: argparse.Namespace, *, outputs: tuple[Output, ...],
                territories: Sequence[str] | None, tiles: Tiles = None,
-               target_percent: float = DEFAULT_TARGET_PERCENT,
-               n_boot: int = DEFAULT_BOOTSTRAP, seed: int | None = None) -> int:
-    """Call :func:`opportunity_map.pipeline.build` once and report its result."""
+               target_percent: float | None = None,
+               n_boot: int | None = None, seed: int | None = None) -> int:
+    """Call :func:`opportunity_map.pipeline.build` once and report its result.
+
+    The options typed are passed as ``explicit``: they override the evaluation plan
+    of the data folder, the others come from it (or from the defaults).
+    """
     from .pipeline import build
 
-    target = _target_fraction(target_percent)
+    typed = {name for name, value in (
+        ("baseline", args.baseline), ("as_of", args.as_of), ("target", target_percent),
+        ("n_boot", n_boot), ("seed", seed),
+        ("min_ties", getattr(args, "min_ties", None)),
+        ("interval", getattr(args, "interval", None)),
+        ("territory_rule", getattr(args, "territory_rule", None))) if value is not None}
+    target = _target_fraction(DEFAULT_TARGET_PERCENT if target_percent is None
+                              else target_percent)
+    extra: dict[str, Any] = {}
+    if hasattr(args, "min_ties"):
+        rule = getattr(args, "territory_rule", None)
+        extra = {"min_ties": args.min_ties, "interval": args.interval,
+                 "territory_rule": {"secondari": "secondary"}.get(rule or "", rule),
+                 "plan": None if args.no_plan else "auto", "power": args.power}
     with _progress(quiet=args.quiet) as progress:
         result = build(
             args.path, args.out, outputs=outputs, baseline=args.baseline, as_of=args.as_of,
-            target=target, n_boot=n_boot, seed=seed, territories=territories,
-            territories_file=args.territories, tiles=tiles, progress=progress)
+            target=target, n_boot=DEFAULT_BOOTSTRAP if n_boot is None else n_boot, seed=seed,
+            territories=territories, territories_file=args.territories, tiles=tiles,
+            progress=progress, explicit=typed, **extra)
     _print_warnings(result.map.problems, quiet=args.quiet)
     for note in result.notes:
         print(note)
@@ -502,6 +521,23 @@ def _cmd_copertura(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_potenza(args: argparse.Namespace) -> int:
+    from .io import load
+    from .power import power, write_power
+
+    target = _target_fraction(args.target)
+    m = load(args.path, territories=args.territories)
+    result = power(m, baseline=args.baseline, target=target, n_sim=args.simulations,
+                   n_boot=args.bootstrap, seed=args.seed, min_ties=args.min_ties,
+                   interval=args.interval)
+    written = write_power(result, args.out)
+    if not args.quiet:
+        print(f"Potenza stimata con {result.n_sim} simulazioni per territorio, "
+              f"seme {result.seed}.")
+    _print_written(written.values(), written["html"], quiet=args.quiet)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -539,16 +575,37 @@ def _add_territory(add_argument: Callable[..., argparse.Action], help_text: str)
 
 
 def _add_evaluation_options(p: _Parser) -> None:
-    p.options.add_argument("--target", type=_percentage, default=DEFAULT_TARGET_PERCENT,
+    # defaults None: what was typed overrides the plan (piano_valutazione.toml), and
+    # the report says so; the defaults below apply without a plan
+    p.options.add_argument("--target", type=_percentage, default=None,
                            metavar="PERCENTUALE",
                            help="obiettivo di aumento della densità di rete, in percentuale: "
-                                f"30 = +30%% (predefinito: {DEFAULT_TARGET_PERCENT:g})")
-    p.options.add_argument("--bootstrap", type=_bootstrap, default=DEFAULT_BOOTSTRAP,
+                                f"30 = +30%% (predefinito: il piano, altrimenti "
+                                f"{DEFAULT_TARGET_PERCENT:g})")
+    p.options.add_argument("--bootstrap", type=_bootstrap, default=None,
                            metavar="N",
-                           help=f"repliche bootstrap (predefinito: {DEFAULT_BOOTSTRAP})")
+                           help=f"repliche bootstrap (predefinito: il piano, altrimenti "
+                                f"{DEFAULT_BOOTSTRAP})")
     p.options.add_argument("--seed", type=_count, default=None, metavar="N",
                            help="seme casuale, per risultati riproducibili "
-                                "(predefinito: nessuno)")
+                                "(predefinito: il piano, altrimenti nessuno)")
+    p.options.add_argument("--min-legami", "--min-ties", type=_count, default=None,
+                           dest="min_ties", metavar="N",
+                           help="legami minimi nel panel alla baseline per un esito "
+                                "(predefinito: il piano, altrimenti 20)")
+    p.options.add_argument("--intervallo", "--interval", choices=["bootstrap", "jackknife"],
+                           default=None, dest="interval",
+                           help="intervallo dell'esito (predefinito: il piano, altrimenti "
+                                "bootstrap)")
+    p.options.add_argument("--regola-territori", "--territory-rule",
+                           choices=["secondari", "holm"], default=None, dest="territory_rule",
+                           help="regola tra territori (predefinito: il piano, altrimenti "
+                                "secondari)")
+    p.options.add_argument("--senza-piano", "--no-plan", action="store_true", dest="no_plan",
+                           help="ignora piano_valutazione.toml nella cartella dei dati")
+    p.options.add_argument("--potenza", "--power", action="store_true", dest="power",
+                           help="stima anche la variazione minima rilevabile (mde_pct; "
+                                "circa 20 s in più)")
 
 
 def _add_verify_months(p: _Parser) -> None:
@@ -759,6 +816,36 @@ def build_parser() -> argparse.ArgumentParser:
                            help="cartella dei risultati")
     _add_quiet(p)
     p.set_defaults(func=_cmd_copertura)
+
+    p = sub.add_parser("potenza", help="potenza della valutazione prima dei dati (+30%%)",
+                       description="Dalla rete alla baseline stima, per simulazione con lo "
+                                   "stesso stimatore della valutazione, la probabilità di "
+                                   "esito 'raggiunto' se la variazione vera fosse +30%%, "
+                                   "+45%%, +60%%, e la variazione minima rilevabile "
+                                   "(potenza.csv, potenza.html).")
+    _add_source(p)
+    p.options.add_argument("--baseline", type=_date, required=True, metavar="DATA",
+                           help="data della baseline, gg/mm/aaaa o aaaa-mm-gg")
+    p.options.add_argument("--target", type=_percentage, default=DEFAULT_TARGET_PERCENT,
+                           metavar="PERCENTUALE",
+                           help="obiettivo di aumento della densità in %% (predefinito: 30)")
+    p.options.add_argument("--simulazioni", "--simulations", type=_count, default=200,
+                           dest="simulations", metavar="N",
+                           help="simulazioni per territorio (predefinite: 200)")
+    p.options.add_argument("--bootstrap", type=_bootstrap, default=400, metavar="N",
+                           help="repliche bootstrap per simulazione (predefinite: 400)")
+    p.options.add_argument("--min-legami", "--min-ties", type=_count, default=20,
+                           dest="min_ties", metavar="N",
+                           help="legami minimi alla baseline per un esito (predefiniti: 20)")
+    p.options.add_argument("--intervallo", "--interval", choices=["bootstrap", "jackknife"],
+                           default="bootstrap", dest="interval",
+                           help="intervallo dell'esito (predefinito: bootstrap)")
+    p.options.add_argument("--seed", type=_count, default=None, metavar="N",
+                           help="seme delle simulazioni (predefinito: casuale, indicato)")
+    p.options.add_argument("--out", type=Path, required=True, metavar="CARTELLA",
+                           help="cartella dei risultati")
+    _add_quiet(p)
+    p.set_defaults(func=_cmd_potenza)
     return parser
 
 

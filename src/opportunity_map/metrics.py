@@ -42,6 +42,7 @@ __all__ = [
     "block_density_from_arrays",
     "degree_centralization",
     "density_from_counts",
+    "ei_expected",
     "ei_index",
     "network_stats",
     "network_table",
@@ -175,6 +176,47 @@ def ei_index(group_u: np.ndarray, group_v: np.ndarray) -> float:
     external = int((gu[known] != gv[known]).sum())
     internal = total - external
     return (external - internal) / total
+
+
+def ei_expected(sizes: np.ndarray) -> float:
+    """Expected E-I index under random mixing, given the group sizes.
+
+    Parameters
+    ----------
+    sizes : numpy.ndarray
+        Number of actors in each group (actors of unknown group left out).
+
+    Returns
+    -------
+    float
+        In [-1, 1]; NaN with fewer than two actors.
+
+    Notes
+    -----
+    If ties fell on pairs at random, whatever the groups, the share of internal
+    ties would be the share of internal pairs. With :math:`n_g` actors in group g
+    and :math:`N = \\sum_g n_g`:
+
+    .. math::
+
+        P = \\frac{N(N-1)}{2}, \\qquad I_P = \\sum_g \\frac{n_g(n_g-1)}{2}, \\qquad
+        EI_{exp} = \\frac{(P - I_P) - I_P}{P} = 1 - \\frac{2 I_P}{P}
+
+    An observed E-I index above it means more collaboration across groups than
+    group sizes alone would give; five equal groups give 0.6 for a large N.
+
+    Examples
+    --------
+    >>> round(ei_expected(np.array([2, 2])), 4)  # 6 pairs, 2 internal: (4 - 2) / 6
+    0.3333
+    """
+    n_g = np.asarray(sizes, dtype=np.float64)
+    total = float(n_g.sum())
+    if total < 2:
+        return float("nan")
+    pairs = total * (total - 1) / 2
+    internal = float((n_g * (n_g - 1) / 2).sum())
+    return 1 - 2 * internal / pairs
 
 
 def block_density_from_arrays(

@@ -9,12 +9,13 @@ every page shows the same numbers, dates and target.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -28,6 +29,7 @@ from .io import load, save
 from .maps import Tiles, compute_figures, save_maps
 from .model import OpportunityMap
 from .network import REGION
+from .plan import EvaluationPlan, find_plan, load_plan
 from .report import write_evaluation
 
 __all__ = ["OUTPUTS", "BuildResult", "Output", "build", "export"]
@@ -93,13 +95,19 @@ def build(
     outputs: Sequence[Output] = OUTPUTS,
     baseline: object = None,
     as_of: object = None,
-    target: float = 0.30,
-    n_boot: int = 2000,
+    target: float | None = None,
+    n_boot: int | None = None,
     seed: int | None = None,
     territories: Sequence[str] | None = None,
     territories_file: str | Path | None = None,
     tiles: Tiles = None,
     progress: Progress | None = None,
+    plan: EvaluationPlan | str | Path | None = "auto",
+    explicit: Collection[str] | None = None,
+    min_ties: int | None = None,
+    interval: str | None = None,
+    territory_rule: str | None = None,
+    power: bool = False,
 ) -> BuildResult:
     """Load a map, evaluate it once and write the data, the report and the maps.
 
@@ -138,6 +146,22 @@ def build(
     progress : callable, optional
         Called as ``progress(step_label, done, total)`` before each step (Italian
         labels), for a progress bar.
+    plan : EvaluationPlan, path-like, "auto" or None
+        The evaluation plan. ``"auto"`` (default) reads ``piano_valutazione.toml``
+        in the data folder when there is one; ``None`` ignores it. The plan gives
+        every evaluation option not given explicitly (``baseline``, ``as_of``,
+        ``target``, ``n_boot``, ``seed``, ``min_ties``, ``interval``,
+        ``territory_rule``); explicit ones override it and the notes and
+        :attr:`Evaluation.overrides` say which.
+    explicit : collection of str, optional
+        The options the user actually gave (the command line passes its defaults
+        too, so it names what was typed); ``None``: every option that is not
+        ``None``.
+    min_ties, interval, territory_rule : optional
+        As for :func:`~opportunity_map.evaluate`.
+    power : bool
+        Also estimate the power of the design (:func:`opportunity_map.power.power`,
+        default budgets, about 20 s on the bundled data) and fill ``mde_pct``.
 
     Returns
     -------
@@ -166,8 +190,25 @@ def build(
     """
     started = time.perf_counter()
     wanted = _check_outputs(outputs)
-    target_value = check_target(target)
+    given: dict[str, Any] = {
+        "baseline": baseline, "as_of": as_of, "target": target, "n_boot": n_boot,
+        "seed": seed, "min_ties": min_ties, "interval": interval,
+        "territory_rule": territory_rule,
+    }
+    typed = {k for k, v in given.items() if v is not None} if explicit is None \
+        else set(explicit) & set(given)
+    the_plan = _resolve_plan(source, plan)
     notes: list[str] = []
+    if the_plan is not None:
+        for name in ("baseline", "as_of", "target", "n_boot", "seed", "min_ties", "interval",
+                     "territory_rule"):
+            planned = getattr(the_plan, name)
+            if name not in typed and planned is not None:
+                given[name] = planned
+        baseline, as_of = given["baseline"], given["as_of"]
+        target, n_boot, seed = given["target"], given["n_boot"], given["seed"]
+    target_value = check_target(0.30 if target is None else target)
+    n_boot = 2000 if n_boot is None else n_boot
     if as_of is None:
         at = pd.Timestamp.today().normalize()
         notes.append(f"Data della mappa: oggi, {format_date(at)} (--as-of per un'altra data).")
@@ -238,9 +279,13 @@ def build(
                              "(--baseline), quindi la variazione di densità non è calcolata.")
             elif slugs:
                 scopes = [*slugs, REGION] if territories is None else list(slugs)
-                evaluation = evaluate(m.network_index(), baseline=base, as_of=at,
-                                      target=target_value, n_boot=n_boot, seed=seed,
-                                      territories=scopes)
+                evaluation = evaluate(
+                    m.network_index(), baseline=base, as_of=at, target=target_value,
+                    n_boot=n_boot, seed=seed, territories=scopes,
+                    min_ties=given["min_ties"], interval=given["interval"],
+                    territory_rule=given["territory_rule"], power=power)
+                evaluation = _with_plan(evaluation, the_plan, typed, given)
+                notes.extend(_plan_notes(evaluation))
                 staged += list(write_evaluation(evaluation, stage.root,
                                                 coverage=gaps).values())
         if "maps" in wanted and slugs:
@@ -266,6 +311,59 @@ def build(
     return BuildResult(map=m, territories=slugs, as_of=at, baseline=base,
                        evaluation=evaluation, notes=notes, written=written,
                        open_first=open_first)
+
+
+def _resolve_plan(source: object, plan: EvaluationPlan | str | Path | None
+                  ) -> EvaluationPlan | None:
+    if plan is None or isinstance(plan, EvaluationPlan):
+        return plan
+    if isinstance(plan, str) and plan == "auto":
+        found = find_plan(source) if isinstance(source, str | Path) else None
+        return None if found is None else load_plan(found)
+    return load_plan(plan)
+
+
+def _with_plan(evaluation: Evaluation, plan: EvaluationPlan | None, typed: set[str],
+               given: dict[str, Any]) -> Evaluation:
+    """Attach the plan and the values typed over it (compared on what was used)."""
+    if plan is None:
+        return evaluation
+    used = {"baseline": evaluation.baseline, "as_of": evaluation.as_of,
+            "target": evaluation.target, "n_boot": evaluation.n_boot, "seed": evaluation.seed,
+            "min_ties": evaluation.min_ties, "interval": evaluation.interval,
+            "territory_rule": evaluation.territory_rule}
+    overrides = {name: (getattr(plan, name), used[name]) for name in sorted(typed)
+                 if getattr(plan, name) is not None and getattr(plan, name) != used[name]}
+    del given
+    return dataclasses.replace(evaluation, plan=plan, overrides=overrides)
+
+
+_PLAN_LABELS = {"baseline": "baseline", "as_of": "data di confronto", "target": "obiettivo",
+                "n_boot": "repliche", "seed": "seme", "min_ties": "legami minimi",
+                "interval": "intervallo", "territory_rule": "regola tra territori"}
+
+
+def _plan_notes(evaluation: Evaluation) -> list[str]:
+    """Italian notes: which plan was followed, and what the command line changed."""
+    plan = evaluation.plan
+    if plan is None:
+        return ["Nessun piano di valutazione (piano_valutazione.toml): i parametri "
+                "vengono dalla riga di comando o dai valori predefiniti."]
+    name = plan.path.name if plan.path is not None else "piano"
+    agreed = f" concordato il {format_date(plan.agreed_on)}" if plan.agreed_on else ""
+    out = [f"Piano di valutazione: {name}{agreed}, impronta {plan.fingerprint[:12]}."]
+    if evaluation.overrides:
+        parts = []
+        for k, (old, new) in evaluation.overrides.items():
+            if k == "target":
+                old, new = f"+{100 * float(old):g}%", f"+{100 * float(new):g}%"
+            elif k in {"baseline", "as_of"}:
+                old, new = format_date(old), format_date(new)
+            parts.append(f"{_PLAN_LABELS.get(k, k)} {old} → {new}")
+        out.append("Valori del piano sostituiti dalla riga di comando: " + "; ".join(parts)
+                   + ".")
+    out.append(evaluation.rule_text)
+    return out
 
 
 def export(source: str | Path, dest: str | Path, *,

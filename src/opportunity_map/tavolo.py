@@ -17,6 +17,7 @@ evaluation, and writes four files into the output folder, all or none:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from .finder import Coverage, coverage
 from .io import load
 from .maps import compute_figures, render_map
 from .model import OpportunityMap
+from .pipeline import _resolve_plan
+from .plan import PLAN_FILE, EvaluationPlan
 from .template import write_map_workbook
 
 __all__ = ["TavoloResult", "prepare_tavolo", "tavolo_names"]
@@ -111,12 +114,13 @@ def prepare_tavolo(
     previous: object = None,
     previous_data: str | Path | OpportunityMap | None = None,
     baseline: object = None,
-    target: float = 0.30,
-    n_boot: int = 2000,
+    target: float | None = None,
+    n_boot: int | None = None,
     seed: int | None = None,
     verify_months: int = 12,
     territories_file: str | Path | None = None,
     progress: Progress | None = None,
+    plan: EvaluationPlan | str | Path | None = "auto",
 ) -> TavoloResult:
     """Prepare one territory's Tavolo di rete: map, changes, meeting pack, next workbook.
 
@@ -140,7 +144,13 @@ def prepare_tavolo(
         The baseline: the pack then shows the change of density since it, with its
         interval and verdict.
     target, n_boot, seed
-        As for :func:`~opportunity_map.evaluate`.
+        As for :func:`~opportunity_map.evaluate` (``None``: the plan's value, else
+        0.30, 2000 and a drawn seed).
+    plan : EvaluationPlan, path-like, "auto" or None
+        The evaluation plan (``"auto"``: ``piano_valutazione.toml`` in the data
+        folder, if any). It gives the baseline when none is given, and the other
+        evaluation options not given; given ones override it (recorded in
+        :attr:`Evaluation.overrides`).
     verify_months : int
         Records not verified for more than this many months are listed (default 12).
     territories_file : path-like, optional
@@ -183,10 +193,16 @@ def prepare_tavolo(
     before = previous_tavolo(at) if previous is None else to_timestamp(previous, name="previous")
     if before >= at:
         raise DateOrderError("previous", before.date(), "date", at.date())
+    the_plan = _resolve_plan(source, plan)
+    if baseline is None and the_plan is not None:
+        baseline = the_plan.baseline
     base = None if baseline is None else to_timestamp(baseline, name="baseline")
     if base is not None and base >= at:
         raise DateOrderError("baseline", base.date(), "date", at.date())
-    target_value = check_target(target)
+    planned_target = None if the_plan is None else the_plan.target
+    target_value = check_target(
+        target if target is not None else planned_target if planned_target is not None
+        else 0.30)
     out = Path(out_dir)
     inputs = [p for p in (source, previous_data, territories_file) if isinstance(p, str | Path)]
     check_output_location(out, inputs)
@@ -224,8 +240,13 @@ def prepare_tavolo(
     gaps = coverage(m, as_of=at, territories=[slug])
     evaluation = None
     if base is not None:
-        evaluation = evaluate(m.network_index(), baseline=base, as_of=at, target=target_value,
-                              n_boot=n_boot, seed=seed, territories=[slug])
+        evaluation = evaluate(m.network_index(), baseline=base, as_of=at, target=target,
+                              n_boot=n_boot, seed=seed, territories=[slug], plan=the_plan)
+        if the_plan is not None:  # the Tavolo's date is its own, not an override
+            evaluation = dataclasses.replace(evaluation, overrides={
+                k: v for k, v in evaluation.overrides.items() if k != "as_of"})
+            notes.append(f"Piano di valutazione: {PLAN_FILE}, impronta "
+                         f"{the_plan.fingerprint[:12]}.")
         notes.append(f"Baseline: {format_date(base)}; obiettivo +{100 * target_value:g}%.")
     check_writable(out)
     with staged_outputs(out) as stage:
