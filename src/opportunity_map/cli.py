@@ -608,6 +608,14 @@ def _add_evaluation_options(p: _Parser) -> None:
                                 "circa 20 s in più)")
 
 
+def _add_day(p: _Parser) -> None:
+    """``--data`` (``--date``, ``--as-of``): the date of the opportunities, default today."""
+    p.options.add_argument("--data", "--date", "--as-of", type=_date, default=None,
+                           dest="as_of", metavar="DATA",
+                           help=f"data, gg/mm/aaaa o aaaa-mm-gg (predefinita: oggi "
+                                f"({_today()}))")
+
+
 def _add_verify_months(p: _Parser) -> None:
     p.options.add_argument("--verify-months", "--verifica-mesi", type=_months, default=12,
                            dest="verify_months", metavar="MESI",
@@ -781,10 +789,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "ripetibile")
     p.options.add_argument("--entro", "--within", type=_km, default=None, dest="within_km",
                            metavar="KM", help="solo entro KM chilometri in linea d'aria")
-    p.options.add_argument("--data", "--date", "--as-of", type=_date, default=None,
-                           dest="as_of", metavar="DATA",
-                           help=f"data, gg/mm/aaaa o aaaa-mm-gg (predefinita: oggi "
-                                f"({_today()}))")
+    _add_day(p)
     p.options.add_argument("--limite", "--limit", type=_count, default=20, dest="limit",
                            metavar="N", help="al massimo N risultati (predefinito: 20)")
     p.options.add_argument("--out", type=Path, default=None, metavar="FILE",
@@ -806,10 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.options.add_argument("--tipo", "--type", action="append", default=None, dest="types",
                            metavar="TIPO", help="tipo di opportunità; ripetibile "
                                                 "(predefinito: tutti)")
-    p.options.add_argument("--data", "--date", "--as-of", type=_date, default=None,
-                           dest="as_of", metavar="DATA",
-                           help=f"data, gg/mm/aaaa o aaaa-mm-gg (predefinita: oggi "
-                                f"({_today()}))")
+    _add_day(p)
     p.options.add_argument("--entro", "--within", type=_km, default=15.0, dest="threshold_km",
                            metavar="KM", help="soglia in km (predefinita: 15)")
     p.options.add_argument("--out", type=Path, required=True, metavar="CARTELLA",

@@ -29,7 +29,7 @@ from .io import load, save
 from .maps import Tiles, compute_figures, save_maps
 from .model import OpportunityMap
 from .network import REGION
-from .plan import EvaluationPlan, find_plan, load_plan
+from .plan import EvaluationPlan, resolve_plan
 from .report import write_evaluation
 
 __all__ = ["OUTPUTS", "BuildResult", "Output", "build", "export"]
@@ -197,7 +197,7 @@ def build(
     }
     typed = {k for k, v in given.items() if v is not None} if explicit is None \
         else set(explicit) & set(given)
-    the_plan = _resolve_plan(source, plan)
+    the_plan = resolve_plan(source, plan)
     notes: list[str] = []
     if the_plan is not None:
         for name in ("baseline", "as_of", "target", "n_boot", "seed", "min_ties", "interval",
@@ -311,16 +311,6 @@ def build(
     return BuildResult(map=m, territories=slugs, as_of=at, baseline=base,
                        evaluation=evaluation, notes=notes, written=written,
                        open_first=open_first)
-
-
-def _resolve_plan(source: object, plan: EvaluationPlan | str | Path | None
-                  ) -> EvaluationPlan | None:
-    if plan is None or isinstance(plan, EvaluationPlan):
-        return plan
-    if isinstance(plan, str) and plan == "auto":
-        found = find_plan(source) if isinstance(source, str | Path) else None
-        return None if found is None else load_plan(found)
-    return load_plan(plan)
 
 
 def _with_plan(evaluation: Evaluation, plan: EvaluationPlan | None, typed: set[str],

@@ -38,7 +38,7 @@ import pandas as pd
 
 from ._errors import DataError, Problem
 
-__all__ = ["PLAN_FILE", "EvaluationPlan", "find_plan", "load_plan"]
+__all__ = ["PLAN_FILE", "EvaluationPlan", "find_plan", "load_plan", "resolve_plan"]
 
 #: The plan's file name in the data folder.
 PLAN_FILE = "piano_valutazione.toml"
@@ -290,3 +290,32 @@ def load_plan(path: str | Path) -> EvaluationPlan:
     digest = hashlib.sha256(json.dumps(plan.canonical(), sort_keys=True,
                                        separators=(",", ":")).encode("utf-8")).hexdigest()
     return EvaluationPlan(**{**plan.__dict__, "fingerprint": digest})
+
+
+def resolve_plan(source: object, plan: EvaluationPlan | str | Path | None
+                 ) -> EvaluationPlan | None:
+    """The plan a run follows.
+
+    Parameters
+    ----------
+    source : object
+        The data (a folder or file path; anything else has no plan file).
+    plan : EvaluationPlan, path-like, ``"auto"`` or None
+        A plan, a plan file, ``"auto"`` (the :data:`PLAN_FILE` found by
+        :func:`find_plan` next to the data) or ``None`` (no plan).
+
+    Returns
+    -------
+    EvaluationPlan or None
+
+    Raises
+    ------
+    DataError
+        If the plan file has errors.
+    """
+    if plan is None or isinstance(plan, EvaluationPlan):
+        return plan
+    if isinstance(plan, str) and plan == "auto":
+        found = find_plan(source) if isinstance(source, str | Path) else None
+        return None if found is None else load_plan(found)
+    return load_plan(plan)

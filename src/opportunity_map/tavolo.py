@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,16 +41,13 @@ from .finder import Coverage, coverage
 from .io import load
 from .maps import compute_figures, render_map
 from .model import OpportunityMap
-from .pipeline import _resolve_plan
-from .plan import PLAN_FILE, EvaluationPlan
+from .pipeline import Progress
+from .plan import PLAN_FILE, EvaluationPlan, resolve_plan
 from .template import write_map_workbook
 
 __all__ = ["TavoloResult", "prepare_tavolo", "tavolo_names"]
 
 log = logging.getLogger(__name__)
-
-#: Progress callback: ``progress(step_label, steps_done, steps_total)``.
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,7 +189,7 @@ def prepare_tavolo(
     before = previous_tavolo(at) if previous is None else to_timestamp(previous, name="previous")
     if before >= at:
         raise DateOrderError("previous", before.date(), "date", at.date())
-    the_plan = _resolve_plan(source, plan)
+    the_plan = resolve_plan(source, plan)
     if baseline is None and the_plan is not None:
         baseline = the_plan.baseline
     base = None if baseline is None else to_timestamp(baseline, name="baseline")
