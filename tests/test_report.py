@@ -11,6 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from _factories import make_map, random_map
+from markupsafe import escape
 
 from opportunity_map import report
 from opportunity_map._html import templates
@@ -61,17 +62,17 @@ def test_csv_columns_in_order_and_values(written: dict[str, Path],
 
 def test_xlsx_sheets(written: dict[str, Path], evaluation: Evaluation) -> None:
     book = openpyxl.load_workbook(written["xlsx"], read_only=True)
-    assert book.sheetnames == ["valutazione", "matrici_blocchi", "blocchi",
-                               "serie_semestrale", "parametri", "legenda"]
-    header = [c.value for c in next(book["valutazione"].iter_rows(max_row=1))]
-    assert header == list(evaluation.table.columns)
-    matrices = [row for row in book["matrici_blocchi"].iter_rows(values_only=True)]
+    assert book.sheetnames == ["Sintesi", "Valutazione", "Matrici dei blocchi", "Blocchi",
+                               "Serie semestrale", "Parametri", "Legenda"]
+    header = [c.value for c in next(book["Valutazione"].iter_rows(max_row=1))]
+    assert header == [report.XLSX_HEADERS[c] for c in evaluation.table.columns]
+    matrices = [row for row in book["Matrici dei blocchi"].iter_rows(values_only=True)]
     flat = {v for row in matrices for v in row if isinstance(v, str)}
     assert {"Bergamo", "Lombardia", "Collocamento Mirato", "Baseline"} <= flat
-    series = pd.read_excel(written["xlsx"], sheet_name="serie_semestrale")
+    series = pd.read_excel(written["xlsx"], sheet_name="Serie semestrale")
     assert len(series) == len(evaluation.series)
-    params = pd.read_excel(written["xlsx"], sheet_name="parametri")
-    assert "seed" in params["parametro"].tolist()
+    params = pd.read_excel(written["xlsx"], sheet_name="Parametri")
+    assert "Seme" in params["Parametro"].tolist()
 
 
 def test_html_self_contained_with_images(written: dict[str, Path]) -> None:
@@ -146,10 +147,11 @@ def test_degenerate_and_no_bootstrap_render(tmp_path: Path) -> None:
                       territories=["evil"])
     assert math.isinf(inf_ev.table["ci_high_pct"].iloc[0])
     paths = write_evaluation(inf_ev, tmp_path / "inf")
-    sheet = openpyxl.load_workbook(paths["xlsx"])["valutazione"]
+    sheet = openpyxl.load_workbook(paths["xlsx"])["Valutazione"]
     header = [c.value for c in sheet[1]]
-    assert sheet.cell(2, header.index("ci_high_pct") + 1).value == "inf"
-    assert "+∞" in paths["html"].read_text(encoding="utf-8")
+    assert sheet.cell(2, header.index("IC 95% superiore %") + 1).value == "inf"
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "illimitato" in html and "+∞" not in html
 
 
 def test_atomic_write_leaves_old_files_on_failure(tmp_path: Path, evaluation: Evaluation,
@@ -178,3 +180,179 @@ def test_atomic_write_cleans_temporary_file(tmp_path: Path,
     with pytest.raises(OSError, match="disk full"):
         report.write_bytes_atomic(tmp_path / "evaluation.csv", b"x")
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------
+# Issue 13: plan, unbounded intervals, not evaluable, sensitivity, power, Italian XLSX
+# --------------------------------------------------------------------------------------
+
+FINGERPRINT = "ab" * 32
+
+
+def _hand_built(evaluation: Evaluation) -> Evaluation:
+    """The module's evaluation with a plan, an override, an unbounded interval next to
+    a contradicting verdict and a territory not evaluable."""
+    import dataclasses
+    import datetime as dt
+
+    from opportunity_map.plan import EvaluationPlan
+
+    table = evaluation.table.copy()
+    table.loc[0, ["change_pct", "ci_low_pct", "ci_high_pct", "ci_unbounded", "verdict"]] = [
+        50.0, 12.0, math.inf, True, "not_met"]
+    table.loc[1, ["verdict", "reason_not_evaluable"]] = [
+        "not_evaluable", "Solo 9 legami nel panel alla baseline: ne servono almeno 20."]
+    plan = EvaluationPlan(baseline=pd.Timestamp(BASE), follow_up=(pd.Timestamp(AT),),
+                          target=0.30, interval="bootstrap", n_boot=50, seed=1, min_ties=20,
+                          primary_endpoint="lombardia", territory_rule="secondary",
+                          agreed_on=dt.date(2026, 5, 15), fingerprint=FINGERPRINT)
+    return dataclasses.replace(evaluation, table=table, plan=plan,
+                               overrides={"target": (0.30, 0.25)})
+
+
+def test_plan_box_lines_date_fingerprint_and_overrides(evaluation: Evaluation) -> None:
+    ev = _hand_built(evaluation)
+    text = render_html(ev)
+    box = text.split('<h2 id="piano-titolo">Piano di valutazione</h2>')[1].split("</section>")[0]
+    for label, value in ev.plan.lines():
+        if value and label != "Impronta SHA-256":
+            shown = label.replace("'", "&#39;")
+            assert f'<tr><th scope="row">{shown}</th><td>{value}</td></tr>' in box
+    assert "<th scope=\"row\">Data dell&#39;accordo</th><td>15/05/2026</td>" in box
+    assert f'<code class="fp">{FINGERPRINT}</code>' in box
+    assert ("<li>obiettivo: +25,0% dalla riga di comando invece di +30,0% del piano</li>"
+            in box)
+    assert str(escape(ev.rule_text)) in box
+    # the executive summary: the plan's date and short fingerprint
+    summary = text.split('id="sintesi-finanziatore"')[1].split("</section>")[0]
+    assert f"concordato il 15/05/2026; impronta\n<code class=\"fp\">{FINGERPRINT[:12]}</code>" \
+        in summary
+
+
+def test_without_a_plan_the_report_says_so(evaluation: Evaluation) -> None:
+    text = render_html(evaluation)
+    assert evaluation.plan is None
+    assert text.count(report.NO_PLAN_TEXT) == 2  # summary and plan box
+    assert report.POWER_HOW_TO in text  # no power computed: how to get it
+
+
+def test_unbounded_interval_is_a_word_and_the_verdict_agrees(evaluation: Evaluation) -> None:
+    ev = _hand_built(evaluation)
+    text = render_html(ev)
+    name = ev.table["territory_name"].iloc[0]
+    start = f'<tr><th scope="row" class="t">{name}</th><td data-label="Esito"'
+    row = next(line for line in text.splitlines() if line.startswith(start))
+    assert '<td data-label="IC 95% sup.">illimitato</td>' in row
+    assert "Non raggiunto" not in row and ">Incerto</td>" in row
+    assert "+∞" not in text
+    assert f"{name}: +50,0%, intervallo da +12,0% a illimitato; esito incerto" in text
+    assert report.sensitivity_cell(ev.table.iloc[0], "change_pct", "ci_low_pct",
+                                   "ci_high_pct") == "+50,0% (da +12,0% a illimitato)"
+    assert report.change_figures(ev.table.iloc[0])["interval"] == (
+        "intervallo al 95% da +12,0% a illimitato")
+
+
+def test_not_evaluable_rows_show_their_reason(evaluation: Evaluation) -> None:
+    ev = _hand_built(evaluation)
+    text = render_html(ev)
+    reason = "Solo 9 legami nel panel alla baseline: ne servono almeno 20."
+    name = ev.table["territory_name"].iloc[1]
+    start = f'<tr><th scope="row" class="t">{name}</th><td data-label="Esito"'
+    row = next(line for line in text.splitlines() if line.startswith(start))
+    assert ">Non valutabile</td>" in row and f'<td data-label="Note" class="t">{reason}' in row
+
+
+def test_sensitivity_rows_equal_the_table(evaluation: Evaluation) -> None:
+    from opportunity_map._format import format_number
+
+    text = render_html(evaluation)
+    section = text.split('id="sensibilita-titolo"')[1].split('id="potenza-titolo"')[0]
+    for record in evaluation.table.to_dict("records"):
+        cells = []
+        for change, low, high in (("change_pct", "ci_low_pct", "ci_high_pct"),
+                                  ("change_cohort_pct", "cohort_ci_low_pct",
+                                   "cohort_ci_high_pct"),
+                                  ("change_network_pct", "network_ci_low_pct",
+                                   "network_ci_high_pct"),
+                                  ("change_no_level1_pct", "no_level1_ci_low_pct",
+                                   "no_level1_ci_high_pct")):
+            hi = ("illimitato" if math.isinf(record[high])
+                  else format_number(record[high], 1, signed=True) + "%")
+            cells.append(f"{format_number(record[change], 1, signed=True)}% "
+                         f"(da {format_number(record[low], 1, signed=True)}% a {hi})")
+        cells += [format_number(record[c], 2) for c in ("ei_baseline", "ei_at", "ei_expected")]
+        row = (f'<tr><th scope="row" class="t">{record["territory_name"]}</th>'
+               + "".join(f'<td data-label="{h}">{c}</td>'
+                         for h, c in zip(report._SENSITIVITY_HEADER, cells, strict=True))
+               + "</tr>")
+        assert row in section
+        note = record["sensitivity_note"].replace("'", "&#39;")
+        assert f"<li><strong>{record['territory_name']}.</strong> {note}</li>" in section
+
+
+@pytest.fixture(scope="module")
+def powered() -> Evaluation:
+    return evaluate(random_map(4, n=60, r=200), baseline=BASE, as_of=AT, n_boot=50, seed=1,
+                    min_ties=5, power=True, power_options={"n_sim": 20, "n_boot": 40})
+
+
+def test_power_table_equals_the_power_result(powered: Evaluation) -> None:
+    from opportunity_map._format import format_number
+
+    text = render_html(powered)
+    section = text.split('id="potenza-titolo"')[1].split("<h2>")[0]
+    result = powered.power
+    assert result is not None
+    rows = re.findall(r'<tr><th scope="row" class="t">([^<]*)</th>(.*?)</tr>', section)
+    assert len(rows) == len(result.table)
+    for (name, cells), rec in zip(rows, result.table.to_dict("records"), strict=True):
+        assert name == rec["territory_name"]
+        values = re.findall(r"<td[^>]*>([^<]*)</td>", cells)
+        probs = [f"{format_number(100 * rec[f'p_met_{round(100 * c)}'], 0)}%"
+                 for c in result.changes]
+        mde = ("non rilevabile" if math.isinf(rec["mde_pct"])
+               else f"{format_number(rec['mde_pct'], 0, signed=True)}%")
+        assert values == [str(rec["n_panel"]), str(rec["ties_baseline"]), *probs, mde]
+    assert str(escape(result.method_text)) in section
+    assert str(escape(report.power_sentence(result.table))) in text.split("</section>")[0]
+
+
+def test_xlsx_in_italian_typed_without_formulas(powered: Evaluation, tmp_path: Path) -> None:
+    from _xlsx_checks import assert_no_formulas
+
+    ev = _hand_built(powered)
+    path = write_evaluation(ev, tmp_path)["xlsx"]
+    assert_no_formulas(path)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Sintesi", "Valutazione", "Potenza", "Matrici dei blocchi",
+                               "Blocchi", "Serie semestrale", "Parametri", "Legenda"]
+    table = book["Valutazione"]
+    header = [c.value for c in table[1]]
+    assert header[:4] == ["Territorio (codice)", "Organizzazioni del panel", "Entrate",
+                          "Uscite"]
+    assert "Esito" in header and "territory" not in header
+    verdicts = [table.cell(r, header.index("Esito") + 1).value
+                for r in range(2, table.max_row + 1)]
+    assert verdicts[1] == "Non valutabile"
+    assert set(verdicts) <= {"Raggiunto", "Non raggiunto", "Incerto", "Non valutabile"}
+    density = table.cell(2, header.index("Densità baseline") + 1)
+    assert density.data_type == "n" and density.value == ev.table["density_baseline"].iloc[0]
+    assert density.number_format == "0.0000"
+    summary = book["Sintesi"]
+    assert summary["A1"].value == "Sintesi per il finanziatore"
+    labels = {summary.cell(r, 1).value: summary.cell(r, 2) for r in range(1, summary.max_row + 1)}
+    baseline = labels["Baseline"]
+    assert baseline.is_date and baseline.number_format == "DD/MM/YYYY"
+    assert baseline.value.date() == pd.Timestamp(BASE).date()
+    assert labels["Impronta SHA-256 del piano"].value == FINGERPRINT
+    assert labels["Data dell'accordo del piano"].is_date
+    assert labels["Potenza"].value == report.power_sentence(ev.power.table)
+    params = book["Parametri"]
+    assert params["B2"].is_date and params["B2"].number_format == "DD/MM/YYYY"
+    legend = pd.read_excel(path, sheet_name="Legenda")
+    assert legend["Nome in evaluation.csv"].tolist() == list(ev.table.columns)
+    assert legend.set_index("Nome in evaluation.csv").at["verdict", "Colonna"] == "Esito"
+    # the CSV keeps the English machine-readable columns and codes
+    back = pd.read_csv(tmp_path / "evaluation.csv")
+    assert back.columns.tolist() == list(ev.table.columns)
+    assert back["verdict"].iloc[1] == "not_evaluable"

@@ -423,22 +423,22 @@ def test_evaluation_workbook_keeps_a_formula_like_territory_as_text(tmp_path: Pa
     assert_no_formulas(path)
     assert_strings_are_text(path)
     book = load_workbook(path)
-    table = book["valutazione"]
+    table = book["Valutazione"]
     header = [c.value for c in table[1]]
-    names = [table.cell(r, header.index("territory_name") + 1).value
+    names = [table.cell(r, header.index("Territorio") + 1).value
              for r in range(2, table.max_row + 1)]
     assert name in names
-    matrices = [c.value for c in book["matrici_blocchi"]["A"]]
+    matrices = [c.value for c in book["Matrici dei blocchi"]["A"]]
     assert name in matrices
-    n_panel = table.cell(2, header.index("n_panel") + 1)
-    density = table.cell(2, header.index("density_baseline") + 1)
+    n_panel = table.cell(2, header.index("Organizzazioni del panel") + 1)
+    density = table.cell(2, header.index("Densità baseline") + 1)
     assert n_panel.data_type == "n" and isinstance(n_panel.value, int)
     assert density.data_type == "n" and density.number_format == "0.0000"
-    series = book["serie_semestrale"]
+    series = book["Serie semestrale"]
     assert series["C2"].is_date and series["C2"].number_format == "DD/MM/YYYY"
-    back = pd.read_excel(path, sheet_name="valutazione")
-    pd.testing.assert_series_equal(back["density_baseline"], ev.table["density_baseline"],
-                                   check_dtype=False)
+    back = pd.read_excel(path, sheet_name="Valutazione")
+    pd.testing.assert_series_equal(back["Densità baseline"], ev.table["density_baseline"],
+                                   check_dtype=False, check_names=False)
 
 
 def test_evaluation_with_a_control_character_writes_nothing(tmp_path: Path) -> None:
@@ -447,7 +447,7 @@ def test_evaluation_with_a_control_character_writes_nothing(tmp_path: Path) -> N
     with pytest.raises(DataError) as info:
         write_evaluation(ev, tmp_path / "out")
     files = {p.file for p in info.value.problems}
-    assert files == {"evaluation.xlsx[valutazione]", "evaluation.xlsx[matrici_blocchi]"}
+    assert files == {"evaluation.xlsx[Valutazione]", "evaluation.xlsx[Matrici dei blocchi]"}
     assert not (tmp_path / "out").exists()
 
 

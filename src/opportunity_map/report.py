@@ -41,11 +41,15 @@ if TYPE_CHECKING:
 __all__ = [
     "COLUMN_LEGEND",
     "INTERVAL_CAVEAT",
+    "UNBOUNDED",
     "VERDICT_LABELS",
+    "XLSX_HEADERS",
     "change_figures",
     "interval_text",
+    "range_text",
     "render_html",
     "render_xlsx",
+    "shown_verdict",
     "verdict_label",
     "verdict_rule",
     "write_evaluation",
@@ -126,24 +130,81 @@ def change_figures(record: Any) -> dict[str, str]:
         "change_pct": format_number(record["change_pct"], 1, signed=True),
         "ci_low_pct": format_number(record["ci_low_pct"], 1, signed=True),
         "ci_high_pct": format_number(record["ci_high_pct"], 1, signed=True),
-        "verdict": str(record["verdict"]),
-        "verdict_label": verdict_label(record["verdict"]),
+        "verdict": shown_verdict(record),
+        "verdict_label": verdict_label(shown_verdict(record)),
     }
+    if _unbounded(record):
+        figures["ci_high_pct"] = UNBOUNDED
     figures["interval"] = interval_text(figures)
     return figures
+
+
+#: How an interval's missing upper bound is written: never as a number.
+UNBOUNDED = "illimitato"
+
+
+def _unbounded(record: Any) -> bool:
+    """Whether a row's headline interval has no upper bound."""
+    flag = record.get("ci_unbounded", False) if hasattr(record, "get") else False
+    high = record.get("ci_high_pct", math.nan) if hasattr(record, "get") else math.nan
+    try:
+        infinite = math.isinf(float(high))
+    except (TypeError, ValueError):
+        infinite = False
+    return (flag is not None and flag is not pd.NA and bool(flag)) or infinite
+
+
+def shown_verdict(record: Any) -> str:
+    """The verdict code the report shows for one row of the evaluation table.
+
+    The verdict of the table, except that "non raggiunto" never sits next to an
+    interval with no upper bound (it would contradict it): such a row is shown as
+    ``inconclusive``.
+
+    Examples
+    --------
+    >>> shown_verdict({"verdict": "not_met", "ci_unbounded": True})
+    'inconclusive'
+    >>> shown_verdict({"verdict": "met", "ci_unbounded": False, "ci_high_pct": 50.0})
+    'met'
+    """
+    verdict = str(record["verdict"])
+    if verdict == "not_met" and _unbounded(record):
+        return "inconclusive"
+    return verdict
 
 
 def interval_text(figures: dict[str, str]) -> str:
     """``"intervallo al 95% da −5,0% a +40,0%"``; empty when a bound is missing.
 
+    An upper bound that does not exist is written ``illimitato``, never as a number.
+
     Parameters
     ----------
     figures : dict of str to str
         The result of :func:`change_figures`.
+
+    Examples
+    --------
+    >>> interval_text({"ci_low_pct": "+12,0", "ci_high_pct": "illimitato"})
+    'intervallo al 95% da +12,0% a illimitato'
     """
-    if MISSING in (figures["ci_low_pct"], figures["ci_high_pct"]):
-        return ""
-    return f"intervallo al 95% da {figures['ci_low_pct']}% a {figures['ci_high_pct']}%"
+    return "intervallo al 95% " + range_text(figures["ci_low_pct"], figures["ci_high_pct"]) \
+        if MISSING not in (figures["ci_low_pct"], figures["ci_high_pct"]) else ""
+
+
+def range_text(low: str, high: str) -> str:
+    """``"da −5,0% a +40,0%"`` from formatted bounds; ``illimitato`` stays a word.
+
+    Examples
+    --------
+    >>> range_text("+12,0", "illimitato"), range_text("−5,0", "+40,0")
+    ('da +12,0% a illimitato', 'da −5,0% a +40,0%')
+    """
+    def pct(text: str) -> str:
+        return text if text in (UNBOUNDED, MISSING) else f"{text}%"
+
+    return f"da {pct(low)} a {pct(high)}"
 
 
 #: Italian meaning of every column of the evaluation table (the ``legenda`` sheet).
@@ -190,12 +251,14 @@ COLUMN_LEGEND: dict[str, str] = {
 }
 
 _SHEETS = {
-    "table": "valutazione",
-    "matrices": "matrici_blocchi",
-    "blocks": "blocchi",
-    "series": "serie_semestrale",
-    "parameters": "parametri",
-    "legend": "legenda",
+    "summary": "Sintesi",
+    "table": "Valutazione",
+    "power": "Potenza",
+    "matrices": "Matrici dei blocchi",
+    "blocks": "Blocchi",
+    "series": "Serie semestrale",
+    "parameters": "Parametri",
+    "legend": "Legenda",
 }
 _GROUP_SHORT = {
     "cm": "CM", "apl": "ApL", "cooperazione": "Coop.", "imprese": "Imprese", "servizi": "Servizi",
@@ -262,18 +325,104 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | Path, *,
 # --------------------------------------------------------------------------------------
 
 
-def render_xlsx(evaluation: Evaluation) -> bytes:
-    """The Excel workbook of an evaluation, as bytes.
+#: Italian header of every column of the evaluation table in ``evaluation.xlsx``
+#: (``evaluation.csv`` keeps the English machine-readable names: the ``Legenda`` sheet
+#: gives both).
+XLSX_HEADERS: dict[str, str] = {
+    "territory": "Territorio (codice)", "territory_name": "Territorio",
+    "n_panel": "Organizzazioni del panel", "n_entrants": "Entrate", "n_exits": "Uscite",
+    "ties_baseline": "Legami baseline", "ties_at": "Legami data di confronto",
+    "density_baseline": "Densità baseline", "density_at": "Densità data di confronto",
+    "change_pct": "Variazione %", "ci_low_pct": "IC 95% inferiore %",
+    "ci_high_pct": "IC 95% superiore %", "se_pct": "Errore standard (punti)",
+    "p_no_increase": "Quota replicati senza aumento", "target_pct": "Obiettivo %",
+    "verdict": "Esito", "target_met_point": "Stima puntuale ≥ obiettivo",
+    "weighted_density_baseline": "Densità pesata baseline",
+    "weighted_density_at": "Densità pesata data di confronto",
+    "avg_degree_baseline": "Grado medio baseline",
+    "avg_degree_at": "Grado medio data di confronto",
+    "density_full_baseline": "Densità rete completa baseline",
+    "density_full_at": "Densità rete completa data di confronto",
+    "note": "Note", "density_change_abs": "Variazione assoluta della densità",
+    "ties_change_pct": "Variazione % dei legami",
+    "avg_degree_change_pct": "Variazione % del grado medio",
+    "weighted_change_pct": "Variazione % densità pesata",
+    "weighted_ci_low_pct": "IC 95% inferiore densità pesata %",
+    "weighted_ci_high_pct": "IC 95% superiore densità pesata %",
+    "n_actors_baseline": "Organizzazioni attive baseline",
+    "n_actors_at": "Organizzazioni attive data di confronto",
+    "ties_full_baseline": "Legami rete completa baseline",
+    "ties_full_at": "Legami rete completa data di confronto",
+    "density_full_change_pct": "Variazione % rete completa (senza intervallo)",
+    "cross_ties_baseline": "Legami con altri territori baseline",
+    "cross_ties_at": "Legami con altri territori data di confronto",
+    "n_boot_zero_baseline": "Replicati senza legami alla baseline",
+    "n_boot_undefined": "Replicati non definiti", "ci_unbounded": "Intervallo illimitato",
+    "interval_method": "Metodo dell'intervallo", "min_ties": "Legami minimi",
+    "reason_not_evaluable": "Perché non valutabile",
+    "alt_interval_method": "Metodo del secondo intervallo",
+    "alt_ci_low_pct": "Secondo IC 95% inferiore %",
+    "alt_ci_high_pct": "Secondo IC 95% superiore %",
+    "alt_ci_unbounded": "Secondo intervallo illimitato",
+    "p_below_target": "Probabilità sotto l'obiettivo",
+    "verdict_adjusted": "Esito secondo la regola tra territori",
+    "n_cohort": "Organizzazioni della coorte", "ties_cohort_baseline": "Legami coorte baseline",
+    "ties_cohort_at": "Legami coorte data di confronto",
+    "change_cohort_pct": "Variazione % coorte", "cohort_ci_low_pct": "IC 95% inferiore coorte %",
+    "cohort_ci_high_pct": "IC 95% superiore coorte %",
+    "change_network_pct": "Variazione % rete completa",
+    "network_ci_low_pct": "IC 95% inferiore rete completa %",
+    "network_ci_high_pct": "IC 95% superiore rete completa %",
+    "ties_no_level1_baseline": "Legami livello ≥ 2 baseline",
+    "ties_no_level1_at": "Legami livello ≥ 2 data di confronto",
+    "change_no_level1_pct": "Variazione % senza livello 1",
+    "no_level1_ci_low_pct": "IC 95% inferiore senza livello 1 %",
+    "no_level1_ci_high_pct": "IC 95% superiore senza livello 1 %",
+    "ei_baseline": "Indice E-I baseline", "ei_at": "Indice E-I data di confronto",
+    "ei_expected": "Indice E-I atteso", "sensitivity_note": "Nota di sensibilità",
+    "mde_pct": "Variazione minima rilevabile %",
+    # blocks, series, power
+    "group_a": "Gruppo A", "group_b": "Gruppo B", "n_a": "Organizzazioni gruppo A",
+    "n_b": "Organizzazioni gruppo B", "semester": "Semestre", "date": "Data",
+    "n_actors": "Organizzazioni attive", "ties": "Legami", "density": "Densità",
+    "ties_panel_baseline": "Legami panel baseline", "ties_panel": "Legami panel",
+    "density_panel_baseline": "Densità panel baseline", "density_panel": "Densità panel",
+}
+_VERDICT_COLUMNS = ("verdict", "verdict_adjusted")
 
-    Sheets: ``valutazione`` (the table), ``matrici_blocchi`` (5 x 5 block densities
-    of the panel at the baseline and at the later date, per territory),
-    ``blocchi`` (the same in long form), ``serie_semestrale``, ``parametri`` and
-    ``legenda`` (the meaning of each column, in Italian).
+
+def _italian(frame: pd.DataFrame, formats: dict[str, str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``frame`` with Italian headers and verdict labels; ``formats`` keyed alike."""
+    out = frame.copy()
+    for column in _VERDICT_COLUMNS:
+        if column in out:
+            out[column] = [verdict_label(v) if isinstance(v, str) else v for v in out[column]]
+    if "group_a" in out:
+        for column in ("group_a", "group_b"):
+            out[column] = [GROUP_LABELS.get(str(g), str(g)) for g in out[column]]
+    if "date" in out:
+        out["date"] = pd.to_datetime(out["date"])
+    headers = {c: XLSX_HEADERS.get(str(c), str(c)) for c in out.columns}
+    return (out.rename(columns=headers),
+            {headers.get(k, k): v for k, v in formats.items()})
+
+
+def render_xlsx(evaluation: Evaluation) -> bytes:
+    """The Excel workbook of an evaluation, in Italian for the funder, as bytes.
+
+    Sheets: ``Sintesi`` (one page: the region's verdict, the counts, the plan, the
+    power), ``Valutazione`` (the table, Italian headers and verdict labels),
+    ``Potenza`` (when computed), ``Matrici dei blocchi`` (5 x 5 block densities of
+    the panel at both dates, per territory), ``Blocchi`` (the same in long form),
+    ``Serie semestrale``, ``Parametri`` and ``Legenda`` (every Italian header, its
+    column name in ``evaluation.csv`` and its meaning).
 
     The workbook is written by :func:`opportunity_map._xlsx.workbook_bytes`: numbers
-    and dates are typed cells with Italian formats, every string (a territory name
+    are typed cells with a display format (the full precision stays in the cell),
+    dates are date cells shown ``DD/MM/YYYY``, every string (a territory name
     included) is a text cell, never a formula, and an infinite bound is the text
-    ``inf``.
+    ``inf``. ``evaluation.csv`` keeps the English column names and codes, for
+    scripts.
 
     Raises
     ------
@@ -288,9 +437,9 @@ def render_xlsx(evaluation: Evaluation) -> bytes:
     row = 0
     for scope, frame in evaluation.blocks.groupby("territory", sort=False):
         title = pd.DataFrame({
-            "territorio": [names.get(str(scope), str(scope))],
-            "baseline": [format_date(evaluation.baseline)],
-            "data di confronto": [format_date(evaluation.as_of)],
+            "Territorio": [names.get(str(scope), str(scope))],
+            "Baseline": [evaluation.baseline],
+            "Data di confronto": [evaluation.as_of],
         })
         blocks.append(Block(title, row=row))
         for col, (wave, caption) in enumerate(
@@ -302,22 +451,107 @@ def render_xlsx(evaluation: Evaluation) -> bytes:
             blocks.append(Block(matrix, row=row + 3, column=col * (len(GROUPS) + 2),
                                 index=True, formats=density_formats))
         row += len(GROUPS) + 6
+    table, table_formats = _italian(evaluation.table, _formats(evaluation.table))
     legend = pd.DataFrame({
-        "colonna": list(evaluation.table.columns),
-        "significato": [COLUMN_LEGEND.get(c, "") for c in evaluation.table.columns],
+        "Colonna": [XLSX_HEADERS.get(str(c), str(c)) for c in evaluation.table.columns],
+        "Nome in evaluation.csv": [str(c) for c in evaluation.table.columns],
+        "Significato": [_legend_text(str(c)) for c in evaluation.table.columns],
     })
+    block_table, block_formats = _italian(evaluation.blocks, _formats(evaluation.blocks))
+    series, series_formats = _italian(evaluation.series, _formats(evaluation.series))
     sheets = [
-        Sheet(_SHEETS["table"], evaluation.table, formats=_formats(evaluation.table),
-              freeze_header=True),
+        Sheet(_SHEETS["summary"], blocks=_summary_blocks(evaluation, names),
+              widths={0: 46, 1: 70}),
+        Sheet(_SHEETS["table"], table, formats=table_formats, freeze_header=True),
+    ]
+    if evaluation.power is not None:
+        power_table, power_formats = _italian_power(evaluation.power.table)
+        sheets.append(Sheet(_SHEETS["power"], power_table, formats=power_formats,
+                            freeze_header=True))
+    sheets += [
         Sheet(_SHEETS["matrices"], blocks=blocks),
-        Sheet(_SHEETS["blocks"], evaluation.blocks, formats=_formats(evaluation.blocks),
-              freeze_header=True),
-        Sheet(_SHEETS["series"], evaluation.series, formats=_formats(evaluation.series),
-              freeze_header=True),
+        Sheet(_SHEETS["blocks"], block_table, formats=block_formats, freeze_header=True),
+        Sheet(_SHEETS["series"], series, formats=series_formats, freeze_header=True),
         Sheet(_SHEETS["parameters"], _parameters(evaluation)),
         Sheet(_SHEETS["legend"], legend),
     ]
     return workbook_bytes(sheets, where="evaluation.xlsx")
+
+
+def _legend_text(column: str) -> str:
+    from .evaluation import EXTRA_COLUMN_LEGEND
+
+    return COLUMN_LEGEND.get(column) or EXTRA_COLUMN_LEGEND.get(column, "")
+
+
+def _italian_power(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The power table with Italian headers; probabilities formatted as percentages."""
+    headers = {"territory": "Territorio (codice)", "territory_name": "Territorio",
+               "n_panel": "Organizzazioni alla baseline", "ties_baseline": "Legami baseline",
+               "density_baseline": "Densità baseline", "target_pct": "Obiettivo %",
+               "mde_pct": "Variazione minima rilevabile %", "note": "Note"}
+    formats = {"Densità baseline": _DENSITY_FORMAT, "Obiettivo %": "0.0",
+               "Variazione minima rilevabile %": "+0.0;-0.0;0.0"}
+    for column in table.columns:
+        if str(column).startswith("p_met_"):
+            label = f"Probabilità di raggiunto se +{str(column)[6:]}%"
+            headers[str(column)] = label
+            formats[label] = "0.0%"
+    return table.rename(columns=headers), formats
+
+
+def _summary_blocks(evaluation: Evaluation, names: dict[str, str]) -> list[Block]:
+    """The one-page ``Sintesi`` sheet: typed values under a title."""
+    table = evaluation.table
+    records = table.to_dict("records")
+    region = next((r for r in records if r["territory"] == "lombardia"), None)
+    counts = pd.Series([shown_verdict(r) for r in records], dtype=object).value_counts()
+    items: list[tuple[str, object, str | None]] = [
+        ("Baseline", evaluation.baseline, None),
+        ("Data di confronto", evaluation.as_of, None),
+        ("Obiettivo (%)", 100 * evaluation.target, "+0.0"),
+    ]
+    if region is not None:
+        figures = change_figures(region)
+        items += [
+            ("Lombardia: esito", figures["verdict_label"], None),
+            ("Lombardia: variazione della densità del panel (%)",
+             float(region["change_pct"]), "+0.0;-0.0;0.0"),
+            ("Lombardia: intervallo al 95%", figures["interval"] or MISSING, None),
+        ]
+    items.append(("Avvertenza", INTERVAL_CAVEAT, None))
+    items += [(f"Territori e regione con esito «{label}»", int(counts.get(code, 0)), "0")
+              for code, label in VERDICT_LABELS.items()]
+    plan = evaluation.plan
+    if plan is None:
+        items.append(("Piano di valutazione", NO_PLAN_TEXT, None))
+    else:
+        items += [
+            ("Piano di valutazione", "" if plan.path is None else plan.path.name, None),
+            ("Data dell'accordo del piano", plan.agreed_on if plan.agreed_on is not None
+             else "non indicata", None),
+            ("Impronta SHA-256 del piano", str(plan.fingerprint), None),
+        ]
+        box = _plan_box(evaluation)
+        items += [("Valore cambiato dalla riga di comando", line, None)
+                  for line in box.overrides]
+    items.append(("Regola tra territori", evaluation.rule_text, None))
+    if evaluation.power is not None:
+        items.append(("Potenza", power_sentence(evaluation.power.table), None))
+    else:
+        items.append(("Potenza", POWER_HOW_TO, None))
+    disagreeing = _disagreeing(table, names)
+    items.append(("Sensibilità: righe che non concordano",
+                  "; ".join(disagreeing) if disagreeing else "nessuna", None))
+    title = pd.DataFrame({"Sintesi per il finanziatore": []})
+    out = [Block(title, title=True)]
+    for i, (label, value, number_format) in enumerate(items):
+        frame = pd.DataFrame({"Voce": [label], "Valore": pd.Series([value], dtype=object)})
+        formats = {} if number_format is None else {"Valore": number_format}
+        out.append(Block(frame, row=2 + i, header=i == 0, formats=formats,
+                         wrap=("Valore",)) if i == 0 else
+                   Block(frame, row=3 + i, header=False, formats=formats, wrap=("Valore",)))
+    return out
 
 
 _DENSITY_FORMAT = "0.0000"
@@ -342,18 +576,27 @@ def _formats(table: pd.DataFrame) -> dict[str, str]:
 
 
 def _parameters(evaluation: Evaluation) -> pd.DataFrame:
+    """The parameters of the evaluation, typed: dates as dates, counts as numbers."""
+    plan = evaluation.plan
+    values: list[object] = [
+        evaluation.baseline, evaluation.as_of, 100 * evaluation.target, evaluation.n_boot,
+        evaluation.seed, evaluation.min_ties,
+        {"bootstrap": "panel fisso + bootstrap dei vertici appaiato (Snijders e Borgatti "
+                      "1999), intervallo percentile al 95%",
+         "jackknife": "panel fisso + jackknife (Snijders e Borgatti 1999) sul logaritmo "
+                      "del rapporto di densità, intervallo al 95%"}.get(
+                          evaluation.interval, evaluation.interval),
+        evaluation.rule_text,
+        "nessuno" if plan is None else str(plan.fingerprint),
+        _version(),
+    ]
     return pd.DataFrame({
-        "parametro": [
-            "baseline", "data di confronto", "obiettivo (%)", "replicati bootstrap", "seed",
-            "metodo", "versione opportunity_map",
+        "Parametro": [
+            "Baseline", "Data di confronto", "Obiettivo (%)", "Repliche bootstrap", "Seme",
+            "Legami minimi alla baseline", "Metodo", "Regola tra territori",
+            "Impronta del piano di valutazione", "Versione opportunity_map",
         ],
-        "valore": [
-            format_date(evaluation.baseline), format_date(evaluation.as_of),
-            f"{100 * evaluation.target:g}", str(evaluation.n_boot), str(evaluation.seed),
-            "panel fisso + bootstrap dei vertici appaiato (Snijders e Borgatti 1999), "
-            "intervallo percentile al 95%",
-            _version(),
-        ],
+        "Valore": pd.Series(values, dtype=object),
     })
 
 
@@ -407,7 +650,11 @@ def render_html(evaluation: Evaluation, *, coverage: Coverage | None = None) -> 
     """
     names = _names(evaluation)
     table = evaluation.table
-    counts = table["verdict"].value_counts()
+    counts = pd.Series([shown_verdict(r) for r in table.to_dict("records")],
+                       dtype=object).value_counts()
+    detail_columns = _HTML_DETAIL_COLUMNS
+    if evaluation.territory_rule == "holm":
+        detail_columns = (*detail_columns, ("verdict_adjusted", "Esito corretto (Holm)"))
     context: dict[str, Any] = {
         "title": (
             "Densità della rete: variazione rispetto alla baseline "
@@ -427,8 +674,18 @@ def render_html(evaluation: Evaluation, *, coverage: Coverage | None = None) -> 
         "forest": _forest(evaluation, names),
         "table_header": [label for _, label in _HTML_COLUMNS],
         "table_rows": _rows(table, names, _HTML_COLUMNS),
-        "detail_header": [label for _, label in _HTML_DETAIL_COLUMNS],
-        "detail_rows": _rows(table, names, _HTML_DETAIL_COLUMNS),
+        "detail_header": [label for _, label in detail_columns],
+        "detail_rows": _rows(table, names, detail_columns),
+        "plan": _plan_box(evaluation),
+        "no_plan_text": NO_PLAN_TEXT,
+        "holm": evaluation.territory_rule == "holm",
+        "sensitivity_header": _SENSITIVITY_HEADER,
+        "sensitivity_rows": _sensitivity_rows(table, names),
+        "disagreeing": _disagreeing(table, names),
+        "power": _power_box(evaluation, names),
+        "power_how_to": POWER_HOW_TO,
+        "baseline": format_date(evaluation.baseline),
+        "as_of": format_date(evaluation.as_of),
         "series_chart": _series_chart(evaluation, names),
         "series_header": [label for _, label in _SERIES_COLUMNS],
         "series_tables": [
@@ -525,13 +782,39 @@ def _rows(table: pd.DataFrame, names: dict[str, str],
           columns: tuple[tuple[str, str], ...]) -> list[_Row]:
     """The formatted rows of one of the report's tables, one per territory."""
     return [_Row(_name(names, record["territory"]),
-                 [_cell(column, record.get(column)) for column, _ in columns])
+                 [_record_cell(column, record) for column, _ in columns])
             for record in table.to_dict("records")]
+
+
+def _record_cell(column: str, record: dict[str, Any]) -> _Cell:
+    """One cell of a row: the shown verdict, ``illimitato``, the reason not evaluable."""
+    if column == "verdict":
+        return _cell(column, shown_verdict(record))
+    if column == "ci_high_pct" and _unbounded(record):
+        return _Cell(UNBOUNDED)
+    if column == "note":
+        return _Cell(_note_text(record), left=True)
+    return _cell(column, record.get(column))
+
+
+def _text_or_empty(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _note_text(record: dict[str, Any]) -> str:
+    """The row's note, after the reason why it is not evaluable (when it is not)."""
+    parts = []
+    if str(record.get("verdict")) == "not_evaluable":
+        parts.append(_text_or_empty(record.get("reason_not_evaluable")))
+    note = _text_or_empty(record.get("note"))
+    if note not in parts:
+        parts.append(note)
+    return " ".join(p for p in parts if p)
 
 
 def _cell(column: str, value: object) -> _Cell:
     """One cell of the results table, formatted according to its column."""
-    if column == "verdict":
+    if column in ("verdict", "verdict_adjusted"):
         return _Cell(verdict_label(value), left=True, verdict=str(value))
     if column == "note":
         return _Cell(value if isinstance(value, str) else "", left=True)
@@ -683,7 +966,7 @@ def _forest(evaluation: Evaluation, names: dict[str, str]) -> _Forest:
     digits = _tick_digits(ticks)
     rows = []
     for i, record in enumerate(table.to_dict("records")):
-        verdict = str(record["verdict"])
+        verdict = shown_verdict(record)
         change = float(record["change_pct"])
         low, high = float(record["ci_low_pct"]), float(record["ci_high_pct"])
         name = _name(names, record["territory"])
@@ -696,8 +979,9 @@ def _forest(evaluation: Evaluation, names: dict[str, str]) -> _Forest:
         has_ci = not math.isnan(low)
         summary = f"{name}: {format_number(change, 1, signed=True)}%"
         if has_ci:
-            summary += (f", intervallo da {format_number(low, 1, signed=True)}% "
-                        f"a {format_number(high, 1, signed=True)}%")
+            high_text = UNBOUNDED if math.isinf(high) else format_number(high, 1, signed=True)
+            summary += ", intervallo " + range_text(format_number(low, 1, signed=True),
+                                                    high_text)
         rows.append(_ForestRow(
             y, name, verdict, verdict_label(verdict), _VERDICT_SHAPES.get(verdict, "circle"),
             _xy(x_of(change)),
@@ -896,3 +1180,215 @@ def _block_charts(evaluation: Evaluation, names: dict[str, str]) -> _Blocks:
         gradient=f"linear-gradient(to right, {stops})",
         ticks=[_Tick(f"{100 * t / vmax:.1f}", format_number(t, digits)) for t in ticks],
     )
+
+
+# --------------------------------------------------------------------------------------
+# Evaluation plan, sensitivity, power and the executive summary (issue 13)
+# --------------------------------------------------------------------------------------
+
+#: Italian name of every parameter the command line may override in the plan.
+_PARAMETER_LABELS: dict[str, str] = {
+    "baseline": "baseline", "as_of": "data di confronto", "target": "obiettivo",
+    "n_boot": "repliche bootstrap", "seed": "seme", "min_ties": "legami minimi alla baseline",
+    "interval": "metodo dell'intervallo", "territory_rule": "regola tra territori",
+}
+#: The sentence of a report whose parameters did not come from a plan.
+NO_PLAN_TEXT = ("Nessun piano di valutazione: i parametri (baseline, data di confronto, "
+                "obiettivo, intervallo, repliche, seme) sono quelli della riga di comando "
+                "o i valori predefiniti.")
+#: How to get the power analysis when the report was built without it.
+POWER_HOW_TO = ("La potenza non è stata calcolata per questo rapporto. Per ottenerla: "
+                "opportunity-map build CARTELLA --out USCITA --potenza (circa 20 secondi in "
+                "più sui dati di esempio), oppure opportunity-map potenza CARTELLA "
+                "--baseline DATA --out USCITA per la sola pagina della potenza.")
+
+
+def _parameter_text(name: str, value: object) -> str:
+    """A plan or command-line value in Italian: dates dd/mm/yyyy, the target in %."""
+    if name in ("baseline", "as_of"):
+        return format_date(value)
+    if name == "target" and isinstance(value, int | float):
+        return f"{format_number(100 * float(value), 1, signed=True)}%"
+    if name == "territory_rule":
+        return {"secondary": "secondari", "holm": "Holm"}.get(str(value), str(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class _PlanBox:
+    """The "Piano di valutazione" box; ``lines`` is empty without a plan."""
+
+    lines: list[tuple[str, str]]
+    agreed_on: str
+    fingerprint: str
+    overrides: list[str]
+    rule_text: str
+
+
+def _plan_box(evaluation: Evaluation) -> _PlanBox:
+    plan = evaluation.plan
+    overrides = [
+        f"{_PARAMETER_LABELS.get(name, name)}: {_parameter_text(name, used)} dalla riga di "
+        f"comando invece di {_parameter_text(name, planned)} del piano"
+        for name, (planned, used) in evaluation.overrides.items()
+    ]
+    if plan is None:
+        return _PlanBox([], "", "", overrides, evaluation.rule_text)
+    lines = [(label, value) for label, value in plan.lines()
+             if value and label != "Impronta SHA-256"]
+    return _PlanBox(lines, format_date(plan.agreed_on), str(plan.fingerprint), overrides,
+                    evaluation.rule_text)
+
+
+@dataclass(frozen=True)
+class _SensitivityRow:
+    name: str
+    cells: list[str]
+    note: str
+
+
+#: The sensitivity table: (header, change column, low column, high column).
+_SENSITIVITY: tuple[tuple[str, str, str, str], ...] = (
+    ("Panel fisso (stima principale)", "change_pct", "ci_low_pct", "ci_high_pct"),
+    ("Coorte di baseline (uscite come perdite)", "change_cohort_pct", "cohort_ci_low_pct",
+     "cohort_ci_high_pct"),
+    ("Rete completa", "change_network_pct", "network_ci_low_pct", "network_ci_high_pct"),
+    ("Panel senza legami di livello 1", "change_no_level1_pct", "no_level1_ci_low_pct",
+     "no_level1_ci_high_pct"),
+)
+_SENSITIVITY_HEADER = [h for h, *_ in _SENSITIVITY] + [
+    "Indice E-I baseline", "Indice E-I data", "Indice E-I atteso (legami casuali)"]
+
+
+def sensitivity_cell(record: Any, change: str, low: str, high: str) -> str:
+    """One change with its interval, as the sensitivity table shows it.
+
+    Examples
+    --------
+    >>> sensitivity_cell({"c": 44.21, "l": 12.0, "h": float("inf")}, "c", "l", "h")
+    '+44,2% (da +12,0% a illimitato)'
+    >>> sensitivity_cell({"c": 5.0, "l": float("nan"), "h": float("nan")}, "c", "l", "h")
+    '+5,0%'
+    """
+    text = f"{format_number(record.get(change), 1, signed=True)}%"
+    if text == f"{MISSING}%":
+        return MISSING
+    lo, hi = record.get(low), record.get(high)
+    lo_text = format_number(lo, 1, signed=True)
+    hi_text = (UNBOUNDED if _is_inf(hi) or (change == "change_pct" and _unbounded(record))
+               else format_number(hi, 1, signed=True))
+    if lo_text == MISSING or (hi_text == MISSING):
+        return text
+    return f"{text} ({range_text(lo_text, hi_text)})"
+
+
+def _is_inf(value: object) -> bool:
+    try:
+        return math.isinf(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _sensitivity_rows(table: pd.DataFrame, names: dict[str, str]) -> list[_SensitivityRow]:
+    rows = []
+    for record in table.to_dict("records"):
+        cells = [sensitivity_cell(record, *columns[1:]) for columns in _SENSITIVITY]
+        cells += [format_number(record.get(c), 2) for c in ("ei_baseline", "ei_at",
+                                                            "ei_expected")]
+        rows.append(_SensitivityRow(_name(names, record["territory"]), cells,
+                                    _text_or_empty(record.get("sensitivity_note"))))
+    return rows
+
+
+def _disagreeing(table: pd.DataFrame, names: dict[str, str]) -> list[str]:
+    """``"Milano: non concordano rete completa (+20,1%)"`` for every territory concerned."""
+    out = []
+    for record in table.to_dict("records"):
+        note = _text_or_empty(record.get("sensitivity_note"))
+        marker = "; non concordano "
+        if marker in note:
+            rest = note.split(marker, 1)[1].rstrip(".")
+            out.append(f"{_name(names, record['territory'])}: {rest}")
+    return out
+
+
+@dataclass(frozen=True)
+class _PowerBox:
+    header: list[str]
+    rows: list[list[str]]
+    method: str
+    sentence: str
+    parameters: str
+
+
+def power_probability(value: object) -> str:
+    """A probability of ``met`` as the power table shows it: ``"35%"``.
+
+    Examples
+    --------
+    >>> power_probability(0.35), power_probability(float("nan"))
+    ('35%', 'n.d.')
+    """
+    text = format_number(None if value is None else 100 * float(value), 0)  # type: ignore[arg-type]
+    return text if text == MISSING else f"{text}%"
+
+
+def _mde_text(value: object) -> str:
+    if _is_inf(value):
+        return "non rilevabile"
+    text = format_number(value, 0, signed=True)
+    return text if text == MISSING else f"{text}%"
+
+
+def power_sentence(power_table: pd.DataFrame) -> str:
+    """The power in one sentence, from the territories' median panel and MDE.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"territory": ["a", "b", "lombardia"], "n_panel": [30, 32, 62],
+    ...                   "mde_pct": [64.0, 66.0, 40.0]})
+    >>> import textwrap
+    >>> print(textwrap.fill(power_sentence(t), 80))
+    Con circa 31 organizzazioni per territorio, un aumento inferiore a +65% di solito
+    risulta incerto sul singolo territorio; per la regione la variazione minima
+    rilevabile è +40%.
+    """
+    terr = power_table[power_table["territory"] != "lombardia"]
+    finite = terr["mde_pct"].astype(float)
+    finite = finite[np.isfinite(finite)]
+    parts = []
+    if not terr.empty and finite.size:
+        n = format_number(float(terr["n_panel"].median()), 0)
+        parts.append(f"Con circa {n} organizzazioni per territorio, un aumento inferiore a "
+                     f"{_mde_text(float(finite.median()))} di solito risulta incerto sul "
+                     "singolo territorio")
+    region = power_table[power_table["territory"] == "lombardia"]
+    if not region.empty:
+        parts.append("per la regione la variazione minima rilevabile è "
+                     f"{_mde_text(region['mde_pct'].iloc[0])}")
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def _power_box(evaluation: Evaluation, names: dict[str, str]) -> _PowerBox | None:
+    result = evaluation.power
+    if result is None:
+        return None
+    p_cols = [f"p_met_{round(100 * c)}" for c in result.changes]
+    header = ["Organizzazioni alla baseline", "Legami alla baseline"] + [
+        f"Probabilità di «raggiunto» se la variazione vera fosse {_mde_text(100 * c)}"
+        for c in result.changes] + ["Variazione minima rilevabile (80%)"]
+    rows = []
+    for rec in result.table.to_dict("records"):
+        rows.append([_name(names, rec["territory"]) if names else str(rec["territory_name"]),
+                     format_number(rec["n_panel"], 0), format_number(rec["ties_baseline"], 0),
+                     *[power_probability(rec.get(c)) for c in p_cols],
+                     _mde_text(rec["mde_pct"])])
+    parameters = (f"{result.n_sim} simulazioni per territorio"
+                  + (f", {result.n_boot} repliche bootstrap ciascuna"
+                     if result.interval == "bootstrap" else ", intervallo jackknife")
+                  + f", minimo {result.min_ties} legami alla baseline, seme {result.seed}.")
+    return _PowerBox(header, rows, str(result.method_text), power_sentence(result.table),
+                     parameters)
