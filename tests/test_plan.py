@@ -164,3 +164,20 @@ def test_tavolo_takes_the_baseline_and_options_from_the_plan(tmp_path: Path,
     assert ev is not None and ev.baseline == pd.Timestamp("2026-06-30")
     assert (ev.seed, ev.n_boot, ev.min_ties) == (3, 40, 1) and ev.overrides == {}
     assert any(n.startswith("Piano di valutazione") for n in result.notes)
+
+
+def test_a_date_that_does_not_exist_is_a_data_problem_not_a_crash(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from opportunity_map.cli import main
+
+    data = tmp_path / "dati"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data" / "ambiti" / "lecco",
+                    data / "lecco")
+    (data / "piano_valutazione.toml").write_text('baseline = "31/02/2026"\n', encoding="utf-8")
+    status = main(["build", str(data), "--as-of", "2027-06-30", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in err
+    assert "piano_valutazione.toml:1: baseline: data inesistente: '31/02/2026'" in err
+    assert not (tmp_path / "out").exists()

@@ -218,8 +218,14 @@ def load_plan(path: str | Path) -> EvaluationPlan:
     def as_date(key: str, value: object) -> pd.Timestamp | None:
         if isinstance(value, dt.datetime | dt.date):
             return pd.Timestamp(value).normalize()
-        if isinstance(value, str) and (ts := parse_date(value)) is not None:
-            return pd.Timestamp(ts).normalize()
+        if isinstance(value, str):
+            try:
+                ts = parse_date(value)
+            except ValueError as exc:  # a date that does not exist (31/02/2026)
+                bad(key, f"{exc}: usare 2026-06-30 o \"30/06/2026\"")
+                return None
+            if ts is not None:
+                return pd.Timestamp(ts).normalize()
         bad(key, f"data non valida {value!r}: usare 2026-06-30 o \"30/06/2026\"")
         return None
 
