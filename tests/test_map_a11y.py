@@ -89,9 +89,9 @@ def test_axe_closed_and_open(chromium: Any, site: Path, name: str,
         assert "mi" not in page.locator(".leaflet-control-scale").inner_text().split()
         assert_no_serious_violations(page, context=f"{name} {size} chiusi")
         # every panel open (one at a time on the left), the layer control expanded
-        for sel in ["details.om-panel:not([open])"]:
-            for i in range(page.locator(sel).count()):
-                page.locator(sel).first.evaluate("d => d.open = true")
+        sel = "details.om-panel:not([open])"
+        for _ in range(page.locator(sel).count()):
+            page.locator(sel).first.evaluate("d => d.open = true")
         page.evaluate("document.querySelectorAll('.leaflet-control-layers')"
                       ".forEach(c => c.classList.add('leaflet-control-layers-expanded'))")
         if name != "index":
@@ -197,7 +197,8 @@ def test_index_popup_shows_verdict_and_interval(chromium: Any, site: Path) -> No
         assert "Esito" in text and "Intervallo di confidenza al 95%" in text
         assert "Apri la mappa del territorio" in text
         # values do not wrap one character per line
-        widths = pop.locator("dd").evaluate_all("ds => ds.map(d => d.getBoundingClientRect().width)")
+        widths = pop.locator("dd").evaluate_all(
+            "ds => ds.map(d => d.getBoundingClientRect().width)")
         assert min(widths) > 60
         assert "Esito" in page.locator(".om-index thead").inner_text()
         page.screenshot(path=str(ARTIFACTS / "index_popup_1366x768.png"))

@@ -1222,7 +1222,8 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
                 verdict = "not_evaluable"
             fill, mark = _VERDICT_STYLES[verdict]
             label = VERDICT_LABELS[verdict]
-            low, high = float(ev.get("ci_low_pct", math.nan)), float(ev.get("ci_high_pct", math.nan))
+            low = float(ev.get("ci_low_pct", math.nan))
+            high = float(ev.get("ci_high_pct", math.nan))
             interval = (f"da {format_pct(low)} a {format_pct(high)}"
                         if math.isfinite(low) and math.isfinite(high) else "non disponibile")
             headline = f"Variazione densità: {format_pct(change)} · esito: {label}"

@@ -904,7 +904,8 @@
           add(li, lineNode(kind.color, Math.min(lv.weight || 2, 5)));
           var btn = add(li, el("button", "om-link", props[j].n));
           btn.type = "button";
-          btn.addEventListener("click", function () { focusActor(j); });
+          // the popup is replaced before the click reaches the map: not a map click
+          btn.addEventListener("click", function (ev) { ev.stopPropagation(); focusActor(j); });
           // a tie gathers every active relation of the pair: list their kinds
           var kindLabels = (rel[7] || [rel[2]]).map(function (c) {
             return (relKinds[c] || { label: "" }).label;
