@@ -212,7 +212,10 @@ def test_tie_hover_and_click(chromium: Any, site: Path) -> None:
         found = page.evaluate("""() => {
             const om = window.opportunityMaps[0];
             for (const ri of om.shownTies()) {
-                const p = om.tieAt(ri);
+                const p = om.tieAt(ri), r = om.map.getContainer().getBoundingClientRect();
+                const at = document.elementFromPoint(r.left + p.x, r.top + p.y);
+                if (!at || at.closest('.leaflet-control, .leaflet-popup, .leaflet-tooltip')
+                    || p.x < 0 || p.y < 0 || p.x > r.width || p.y > r.height) continue;
                 if (om.nearestTie(p, 2) === ri) return [p.x, p.y];
             }
             return null;

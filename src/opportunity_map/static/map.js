@@ -816,7 +816,7 @@
       map.openTooltip(hoverTip);
     }
     function onMarkerOut() { map.closeTooltip(hoverTip); }
-    var lastLayerClick = 0;
+    var lastLayerClick = -Infinity;
     function onMarkerClick(e) {
       lastLayerClick = now();
       var k = e.layer && e.layer.omIndex;
@@ -2320,6 +2320,22 @@
       }
     }).addTo(map);
     var labels = L.layerGroup().addTo(map);
+    /* labels that would cover one another: the later ones are hidden (the table
+       and the hover still name every territory) */
+    function declutter() {
+      var kept = [];
+      labels.eachLayer(function (t) {
+        var node = t.getElement();
+        if (!node) { return; }
+        node.style.visibility = "";
+        var r = node.getBoundingClientRect();
+        var hit = kept.some(function (k) {
+          return r.left < k.right && k.left < r.right && r.top < k.bottom && k.top < r.bottom;
+        });
+        if (hit) { node.style.visibility = "hidden"; } else { kept.push(r); }
+      });
+    }
+    map.on("zoomend", declutter);
     fc.features.forEach(function (f) {
       var lp = f.properties.label;
       if (!lp) { return; }
@@ -2333,11 +2349,17 @@
 
     var tableBox = null;
     panelControl("topright", function () {
+      var narrow = !!(global.matchMedia && global.matchMedia("(max-width: 600px)").matches);
       var box = tableBox = collapsible("om-summary om-index",
-        data.title || "Mappe delle opportunità", true);
+        data.title || "Mappe delle opportunità", !narrow);
       box.id = "om-tabella-" + L.Util.stamp(map);
       (data.lines || []).forEach(function (line) { add(box, el("p", "om-sub", line)); });
-      var table = add(box, el("table", "om-table"));
+      // a table wider than a phone scrolls sideways (focusable, so also by keyboard)
+      var scroller = add(box, el("div", "om-table-scroll"));
+      scroller.tabIndex = 0;
+      scroller.setAttribute("role", "region");
+      scroller.setAttribute("aria-label", "Tabella dei territori");
+      var table = add(scroller, el("table", "om-table"));
       add(table, el("caption", "om-sr", "Territori: cifre della rete ed esito"));
       var hr = add(add(table, el("thead")), el("tr"));
       (data.columns || []).forEach(function (h) {
@@ -2386,6 +2408,7 @@
       map.fitBounds(data.bounds, { paddingTopLeft: [10, 10], paddingBottomRight: [right, 10],
                                    animate: false });
     }
+    declutter();
     return {
       map: map, layerControl: layerControl,
       skipTarget: tableBox, skipLabel: "Salta alla tabella dei territori",
