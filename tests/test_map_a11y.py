@@ -254,3 +254,23 @@ def test_presentation_mode(chromium: Any, site: Path) -> None:
         assert page.locator(".om-tools").is_visible()
     finally:
         page.close()
+
+
+def test_print_and_marker_size(chromium: Any, site: Path) -> None:
+    page = _open(chromium, site, "bergamo", (1366, 768))
+    try:
+        # markers sized by degree: an option, redrawn without errors
+        page.get_by_label("Dimensione secondo il numero di legami").check()
+        page.wait_for_timeout(100)
+        page.get_by_label("Dimensione secondo il numero di legami").uncheck()
+        # print: A4 landscape, the map and its legend, nothing overlapping
+        page.emulate_media(media="print")
+        assert not page.locator(".om-tools").is_visible()
+        assert not page.locator(".leaflet-control-layers").is_visible()
+        assert page.locator(".om-legend").is_visible()
+        assert _overlaps(page) == []
+        pdf = page.pdf(prefer_css_page_size=True)
+        assert pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == 1
+        assert page.om_errors == []
+    finally:
+        page.close()

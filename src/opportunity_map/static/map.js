@@ -668,7 +668,16 @@
           L.extend({ renderer: rMarkers }, markerStyle(group, !!props[k].x)));
         mk.omIndex = k;
       }
+      if (bySize) { mk.setRadius(degreeRadius(k)); }
+      else if (mk._radius !== 6.5) { mk.setRadius(6.5); }
       return mk;
+    }
+    /* optional: markers sized by degree (number of ties at the date shown) */
+    var bySize = false;
+    function degreeRadius(k) {
+      var d = 0, adj = adjacency[k];
+      for (var q = 0; q < adj.length; q++) { if (rels[adj[q]][3]) { d += 1; } }
+      return 5 + 2.2 * Math.sqrt(d);
     }
     for (var i = 0; i < N; i++) {
       visible[i] = !!activeNow[i];
@@ -1284,6 +1293,15 @@
         clustered = clusterBox.checked;
         map.closePopup(popup);
         fillGroups();
+      });
+      var slab = add(box, el("label", "om-check"));
+      var sizeBox = add(slab, el("input"));
+      sizeBox.type = "checkbox";
+      add(slab, document.createTextNode(" Dimensione secondo il numero di legami"));
+      sizeBox.addEventListener("change", function () {
+        bySize = sizeBox.checked;
+        fillGroups();
+        markers.forEach(function (mk, k) { if (mk) { markerOf(k); } });
       });
       statusLine = add(box, el("div", "om-status"));
       statusLine.setAttribute("role", "status");
