@@ -377,11 +377,19 @@ def test_save_maps_subset(small_map, tmp_path: Path) -> None:
 
 def test_index_colours(small_map) -> None:
     with_baseline = build_index_data(small_map, as_of=AS_OF, baseline=BASELINE)
-    assert with_baseline["columns"][-1] == "Variazione"
+    assert with_baseline["columns"][-2:] == ["Variazione", "Esito"]
     legend = {item["color"] for item in with_baseline["legend"]}
+    labels = [item["label"] for item in with_baseline["legend"]]
+    assert labels == ["\u2713 Raggiunto", "\u2717 Non raggiunto", "? Incerto",
+                      "\u2013 Non valutabile"]
     for feat in with_baseline["territories"]["features"]:
-        assert feat["properties"]["fill"] in legend
-        assert feat["properties"]["headline"].startswith("Variazione densità: ")
+        props = feat["properties"]
+        assert props["fill"] in legend
+        assert props["headline"].startswith("Variazione densità: ")
+        assert " · esito: " in props["headline"]
+        assert props["cells"][-1].split(" ", 1)[1] in {
+            "Raggiunto", "Non raggiunto", "Incerto", "Non valutabile"}
+        assert any(f[0] == "Intervallo di confidenza al 95%" for f in props["figures"])
     plain = build_index_data(small_map, as_of=AS_OF)
     assert plain["legendTitle"] == "Densità della rete"
     assert all(f["properties"]["headline"].startswith("Densità: ")

@@ -65,6 +65,7 @@ from .finder import STRAIGHT_LINE_NOTE, Coverage, coverage
 from .metrics import network_stats, network_table
 from .model import OpportunityMap
 from .network import Network, actor_groups
+from .report import VERDICT_LABELS
 from .schema import (
     ACTOR_KIND_LABELS,
     GROUP_LABELS,
@@ -166,6 +167,13 @@ _DENSITY_NOTE = (
     "sulle stesse organizzazioni presenti alle due date. I colori usano la stima "
     "puntuale: l'esito rispetto all'obiettivo, con l'intervallo di confidenza, è nel "
     "rapporto di valutazione (evaluation.html)."
+)
+
+_INDEX_NOTE = (
+    "Densità = legami esistenti / coppie possibili di organizzazioni; la variazione è "
+    "calcolata sulle stesse organizzazioni presenti alle due date. Con reti piccole "
+    "l'intervallo è ampio: \"Incerto\" vuol dire che i dati non bastano a dire se "
+    "l'obiettivo è raggiunto. Dettagli nel rapporto di valutazione (evaluation.html)."
 )
 
 
@@ -607,7 +615,9 @@ def _summary(title: str, figures: MapFigures, territory: str, rows: list[dict[st
                      if cross == 1 else
                      f"{cross} legami con organizzazioni di altri territori non sono mostrati.")
     if n_missing:
-        notes.append(f"{n_missing} organizzazioni senza posizione non sono disegnate "
+        notes.append("1 organizzazione senza posizione non è disegnata (è contata nelle cifre)."
+                     if n_missing == 1 else
+                     f"{n_missing} organizzazioni senza posizione non sono disegnate "
                      "(sono contate nelle cifre).")
     return {"title": title, "lines": lines, "rows": rows, "total": total, "figures": figs,
             "notes": notes}
@@ -1079,7 +1089,8 @@ def _timeline(nets: Sequence[Network], current: int, slug: str, figures: MapFigu
         figs = [["Densità della rete", format_number(density, 4)],
                 ["Grado medio", format_number(float(st["avg_degree"]), 2)]]
         if n_missing:
-            lines.append(f"{n_missing} organizzazioni senza posizione non sono disegnate.")
+            lines.append("1 organizzazione senza posizione non è disegnata." if n_missing == 1
+                         else f"{n_missing} organizzazioni senza posizione non sono disegnate.")
         summaries.append({"lines": lines, "rows": rows, "total": total, "figures": figs})
     dates = [n_k.as_of for n_k in nets]
     compare = (dates.index(figures.previous)
@@ -1143,16 +1154,14 @@ _DENSITY_CLASSES: tuple[tuple[float, str, str], ...] = (
 _NO_DATA = ("#cccccc", "dato non disponibile")
 
 
-def _change_classes(target: float) -> tuple[tuple[float, str, str], ...]:
-    """Colour classes of the index by change of density: (lower bound %, colour, label)."""
-    full = 100 * target
-    half = full / 2
-    return (
-        (-math.inf, "#d7301f", "densità in calo"),
-        (0.0, "#fdae61", f"da 0 a {format_pct(half)}"),
-        (half, "#a6d96a", f"da {format_pct(half)} a {format_pct(full)}"),
-        (full, "#1a9641", f"{format_pct(full)} o più (stima puntuale)"),
-    )
+#: Index colours by verdict (Okabe-Ito, colour-blind safe) and the mark shown with them,
+#: so that the verdict is never told by colour alone.
+_VERDICT_STYLES: dict[str, tuple[str, str]] = {
+    "met": ("#009e73", "\u2713"),
+    "not_met": ("#d55e00", "\u2717"),
+    "inconclusive": ("#56b4e9", "?"),
+    "not_evaluable": ("#bbbbbb", "\u2013"),
+}
 
 
 def _classify(value: float, classes: tuple[tuple[float, str, str], ...]) -> str:
@@ -1197,7 +1206,6 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
     if links is None:
         links = {slug: f"{slug}.html" for slug in m.territory_slugs if _SLUG.fullmatch(slug)}
     stats = figures.stats
-    change_classes = _change_classes(figures.target)
     features = []
     for row in m.territories.itertuples(index=False):
         slug = str(row.slug)
@@ -1209,13 +1217,23 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
         ev = figures.evaluation_row(slug)
         if ev is not None:
             change = float(ev.get("change_pct", math.nan))
-            fill = _classify(change, change_classes)
-            headline = f"Variazione densità: {format_pct(change)}"
-            short = format_pct(change)
-            cells.append(format_pct(change))
+            verdict = str(ev.get("verdict") or "not_evaluable")
+            if verdict not in _VERDICT_STYLES:
+                verdict = "not_evaluable"
+            fill, mark = _VERDICT_STYLES[verdict]
+            label = VERDICT_LABELS[verdict]
+            low = float(ev.get("ci_low_pct", math.nan))
+            high = float(ev.get("ci_high_pct", math.nan))
+            interval = (f"da {format_pct(low)} a {format_pct(high)}"
+                        if math.isfinite(low) and math.isfinite(high) else "non disponibile")
+            headline = f"Variazione densità: {format_pct(change)} · esito: {label}"
+            short = f"{format_pct(change)} {mark}"
+            cells += [format_pct(change), f"{mark} {label}"]
             figs += [["Densità alla baseline",
                       format_number(float(ev["density_full_baseline"]), 4)],
                      ["Variazione (stesse organizzazioni)", format_pct(change)],
+                     ["Intervallo di confidenza al 95%", interval],
+                     [f"Esito (obiettivo {_target_text(figures.target)})", f"{mark} {label}"],
                      ["Entrate / uscite", f"+{int(ev['n_entrants'])} / −{int(ev['n_exits'])}"]]
             if ev.get("verdict") == "not_evaluable" and _text(ev.get("note")):
                 figs.append(["Nota", _text(ev.get("note"))])
@@ -1235,16 +1253,19 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
     columns = ["Territorio", "Organizzazioni", "Legami", "Densità"]
     lines = [f"Situazione al {format_date(at)}."]
     if base is not None:
-        columns.append("Variazione")
+        columns += ["Variazione", "Esito"]
         lines.append(f"Variazione della densità rispetto alla baseline del {format_date(base)} "
-                     f"(obiettivo {_target_text(figures.target)}).")
-        classes = change_classes
-        legend_title = "Variazione della densità"
+                     f"(obiettivo {_target_text(figures.target)}): il colore è l'esito "
+                     "della valutazione (intervallo di confidenza al 95%), l'etichetta la "
+                     "stima puntuale.")
+        legend_title = f"Esito rispetto all'obiettivo {_target_text(figures.target)}"
+        legend = [{"color": c, "label": f"{mark} {VERDICT_LABELS[v]}"}
+                  for v, (c, mark) in _VERDICT_STYLES.items()]
     else:
-        classes = _DENSITY_CLASSES
         legend_title = "Densità della rete"
-    legend = [{"color": c, "label": label} for _, c, label in classes]
-    legend.append({"color": _NO_DATA[0], "label": _NO_DATA[1]})
+        legend = [{"color": c, "label": label} for _, c, label in _DENSITY_CLASSES]
+    if base is None:
+        legend.append({"color": _NO_DATA[0], "label": _NO_DATA[1]})
     minx, miny, maxx, maxy = m.territories.total_bounds if len(m.territories) else (
         8.5, 44.7, 11.4, 46.6)
     return {
@@ -1255,8 +1276,10 @@ def build_index_data(m: OpportunityMap, *, as_of: object = None, baseline: objec
         "target": figures.target,
         "columns": columns,
         "lines": lines,
-        "notes": [TIE_DEFINITION, _DENSITY_NOTE,
-                  "Fare clic su un territorio per aprirne la mappa."],
+        "notes": [TIE_DEFINITION, _INDEX_NOTE if base is not None else _DENSITY_NOTE,
+                  "Passando su un territorio se ne vedono nome ed esito; con un clic si apre "
+                  "una scheda con cifre, esito, intervallo e il collegamento alla mappa "
+                  "(i nomi nella tabella aprono direttamente la mappa)."],
         "legendTitle": legend_title,
         "legend": legend,
         "territories": _feature_collection(features),
@@ -1285,7 +1308,7 @@ def _new_map(bounds: list[list[float]], *, title: str, tiles: Tiles
              ) -> tuple[OfflineMap, folium.TileLayer | None]:
     (s, w), (n, e) = bounds
     fmap = OfflineMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=9, tiles=None,
-                      prefer_canvas=True, max_zoom=_MAX_ZOOM, min_zoom=7, control_scale=True,
+                      prefer_canvas=True, max_zoom=_MAX_ZOOM, min_zoom=7, control_scale=False,
                       zoom_snap=0.25, title=title)
     tile = None
     if tiles == "osm":

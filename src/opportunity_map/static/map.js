@@ -668,7 +668,16 @@
           L.extend({ renderer: rMarkers }, markerStyle(group, !!props[k].x)));
         mk.omIndex = k;
       }
+      if (bySize) { mk.setRadius(degreeRadius(k)); }
+      else if (mk._radius !== 6.5) { mk.setRadius(6.5); }
       return mk;
+    }
+    /* optional: markers sized by degree (number of ties at the date shown) */
+    var bySize = false;
+    function degreeRadius(k) {
+      var d = 0, adj = adjacency[k];
+      for (var q = 0; q < adj.length; q++) { if (rels[adj[q]][3]) { d += 1; } }
+      return 5 + 2.2 * Math.sqrt(d);
     }
     for (var i = 0; i < N; i++) {
       visible[i] = !!activeNow[i];
@@ -721,23 +730,26 @@
     var rLines = L.canvas({ pane: pane(map, "omLines", 380) });
     map.getPane("omLines").style.opacity = "0.6";
     var relLayer = L.layerGroup(), newLayer = L.layerGroup();
-    var shownRelations = 0;
+    var shownRelations = 0, shownTies = [];
     function buildRelations() {
       relLayer.clearLayers();
       newLayer.clearLayers();
       var counts = {}, keys = [], nFresh = 0, k, rel, key;
       shownRelations = 0;
       var shown = new Uint8Array(R);
+      var shownList = [];
       for (k = 0; k < R; k++) {
         rel = rels[k];
         if (!rel[3] || !visible[rel[0]] || !visible[rel[1]]) { continue; }
         shown[k] = 1;
+        shownList.push(k);
         key = (rel[2] + 1) * 64 + rel[3];
         if (!counts[key]) { counts[key] = 0; keys.push(key); }
         counts[key] += 1;
         if (rel[5] && freshNow()) { nFresh += 1; }
         shownRelations += 1;
       }
+      shownTies = shownList;
       var pairs = {}, fill = {}, fresh = new Int32Array(nFresh * 2), f = 0;
       keys.forEach(function (kk) { pairs[kk] = new Int32Array(counts[kk] * 2); fill[kk] = 0; });
       for (k = 0; k < R; k++) {
@@ -813,7 +825,9 @@
       map.openTooltip(hoverTip);
     }
     function onMarkerOut() { map.closeTooltip(hoverTip); }
+    var lastLayerClick = -Infinity;
     function onMarkerClick(e) {
+      lastLayerClick = now();
       var k = e.layer && e.layer.omIndex;
       if (k !== undefined) { openActor(k); }
     }
@@ -831,9 +845,15 @@
     function buildPopup(k) {
       var p = props[k], g = groupOf(k);
       var box = el("div", "om-pop");
+      box.setAttribute("role", "dialog");
+      box.setAttribute("aria-label", "Scheda: " + p.n);
       var head = add(box, el("div", "om-pop-head"));
       add(head, symbolNode(g.shape, g.color, !!p.x));
-      add(head, el("h3", null, p.n));
+      var h = add(head, el("h3", null, p.n));
+      h.tabIndex = -1;
+      var toList = add(box, el("button", "om-link om-to-list", "Mostra nell'elenco"));
+      toList.type = "button";
+      toList.addEventListener("click", function (ev) { ev.stopPropagation(); showInList(k); });
       add(box, el("div", "om-pop-kind",
         (actorKinds[p.k] !== undefined ? actorKinds[p.k] : p.k) + " · " + g.label));
       if (p.x) {
@@ -893,7 +913,8 @@
           add(li, lineNode(kind.color, Math.min(lv.weight || 2, 5)));
           var btn = add(li, el("button", "om-link", props[j].n));
           btn.type = "button";
-          btn.addEventListener("click", function () { focusActor(j); });
+          // the popup is replaced before the click reaches the map: not a map click
+          btn.addEventListener("click", function (ev) { ev.stopPropagation(); focusActor(j); });
           // a tie gathers every active relation of the pair: list their kinds
           var kindLabels = (rel[7] || [rel[2]]).map(function (c) {
             return (relKinds[c] || { label: "" }).label;
@@ -909,7 +930,7 @@
           if (rel[6]) { add(li, el("div", "om-sub", "Note: " + rel[6])); }
         });
         if (ties.length > 150) {
-          add(box, el("p", "om-empty", "… e altri " + (ties.length - 150) + " legami."));
+          add(box, el("p", "om-empty", (ties.length - 150 === 1 ? "… e un altro legame." : "… e altri " + (ties.length - 150) + " legami.")));
         }
       }
       return box;
@@ -917,6 +938,124 @@
     function other(ri, k) { return rels[ri][0] === k ? rels[ri][1] : rels[ri][0]; }
     function openActor(k) {
       popup.setLatLng(latlngs[k]).setContent(buildPopup(k)).openOn(map);
+      focusEgo(k);
+    }
+
+    // ---- ties: hover and click on the canvas (hit-testing, throttled)
+    /* The tie drawn nearest to a container point, within tol pixels, away from the
+       organisations at its ends (their markers take those clicks); -1 if none. */
+    function nearestTie(cp, tol) {
+      if (!map.hasLayer(relLayer) || !shownTies.length) { return -1; }
+      var lp = map.containerPointToLayerPoint(cp), o = map.getPixelOrigin();
+      var s = 256 * Math.pow(2, map.getZoom()), px = lp.x + o.x, py = lp.y + o.y;
+      var wx = world.x, wy = world.y, best = -1, bestD = tol * tol;
+      for (var q = 0; q < shownTies.length; q++) {
+        var rel = rels[shownTies[q]];
+        var ax = wx[rel[0]] * s, ay = wy[rel[0]] * s, bx = wx[rel[1]] * s, by = wy[rel[1]] * s;
+        if ((px < ax - tol && px < bx - tol) || (px > ax + tol && px > bx + tol) ||
+            (py < ay - tol && py < by - tol) || (py > ay + tol && py > by + tol)) { continue; }
+        var dx = bx - ax, dy = by - ay, l2 = dx * dx + dy * dy;
+        if (!l2) { continue; }
+        var t = ((px - ax) * dx + (py - ay) * dy) / l2;
+        var len = Math.sqrt(l2);
+        if (t * len < 8 || (1 - t) * len < 8) { continue; }
+        var ex = ax + t * dx - px, ey = ay + t * dy - py, d = ex * ex + ey * ey;
+        if (d <= bestD) { bestD = d; best = shownTies[q]; }
+      }
+      return best;
+    }
+    function tieInfo(ri, full) {
+      var rel = rels[ri], box = el("div", full ? "om-pop om-tie-pop" : "om-tie-tip");
+      var kind = relKinds[rel[2]] || { label: "", color: "#777777" };
+      var lv = levels[rel[3]] || { label: "" };
+      if (full) {
+        box.setAttribute("role", "dialog");
+        box.setAttribute("aria-label", "Legame");
+      }
+      add(box, el(full ? "h3" : "strong", null, "Legame"));
+      var names = add(box, el("div", "om-tie-names"));
+      [rel[0], rel[1]].forEach(function (k, q) {
+        if (q) { add(names, document.createTextNode(" — ")); }
+        if (full) {
+          var b = add(names, el("button", "om-link", props[k].n));
+          b.type = "button";
+          b.addEventListener("click", function (ev) { ev.stopPropagation(); focusActor(k); });
+        } else {
+          add(names, el("span", null, props[k].n));
+        }
+      });
+      var dl = add(box, el("dl", "om-fields"));
+      var kindLabels = (rel[7] || [rel[2]]).map(function (c) {
+        return (relKinds[c] || { label: "" }).label;
+      });
+      dlRow(dl, kindLabels.length === 1 ? "Tipo" : "Tipi", kindLabels.join(", "));
+      dlRow(dl, "Livello", rel[3] + (lv.label ? " (" + lv.label + ")" : ""));
+      if (rel[4] !== null && rel[4] !== undefined) { dlRow(dl, "Dal", dayDate(rel[4])); }
+      if (rel[8] > 1) { dlRow(dl, "Relazioni", String(rel[8])); }
+      if (rel[5] && freshNow()) { add(box, el("span", "om-new", "nuovo dal " + baselineText)); }
+      if (full && rel[6]) { dlRow(dl, "Note", rel[6]); }
+      return box;
+    }
+    var tieTip = L.tooltip({ direction: "top", offset: [0, -6], className: "om-tip" });
+    var tieFrame = null, tieHover = -1;
+    function tieOut() {
+      if (tieHover >= 0) { map.closeTooltip(tieTip); tieHover = -1; }
+      map.getContainer().classList.remove("om-on-tie");
+    }
+    map.on("mousemove", function (e) {
+      if (tieFrame) { return; }
+      var cp = e.containerPoint;
+      tieFrame = global.requestAnimationFrame(function () {
+        tieFrame = null;
+        var ri = nearestTie(cp, 5);
+        if (ri < 0) { tieOut(); return; }
+        map.getContainer().classList.add("om-on-tie");
+        tieTip.setLatLng(map.containerPointToLatLng(cp));
+        if (ri !== tieHover) { tieTip.setContent(tieInfo(ri, false)); }
+        if (!map.hasLayer(tieTip)) { map.openTooltip(tieTip); }
+        tieHover = ri;
+      });
+    });
+    map.on("mouseout", tieOut);
+    map.on("click", function (e) {
+      if (now() - lastLayerClick < 400) { return; }
+      var ri = nearestTie(e.containerPoint, 6);
+      if (ri < 0) { return; }
+      tieOut();
+      popup.setLatLng(e.latlng).setContent(tieInfo(ri, true)).openOn(map);
+    });
+
+    // ---- ego-network: the ties of one organisation highlighted, the others dimmed
+    var egoLayer = L.layerGroup(), rEgo = null, egoBar = null, egoText = null;
+    function focusEgo(k) {
+      if (!rEgo) { rEgo = L.canvas({ pane: pane(map, "omEgo", 410) }); }
+      egoLayer.clearLayers();
+      var byKind = {}, kinds = [], n = 0;
+      adjacency[k].forEach(function (ri) {
+        var rel = rels[ri];
+        if (!rel[3] || !visible[rel[0]] || !visible[rel[1]]) { return; }
+        if (!byKind[rel[2]]) { byKind[rel[2]] = []; kinds.push(rel[2]); }
+        byKind[rel[2]].push(rel[0], rel[1]);
+        n += 1;
+      });
+      kinds.forEach(function (c) {
+        new TieSegments(world, Int32Array.from(byKind[c]), {
+          renderer: rEgo, color: safeColor((relKinds[c] || {}).color), weight: 4, opacity: 1
+        }).addTo(egoLayer);
+      });
+      if (!map.hasLayer(egoLayer)) { egoLayer.addTo(map); }
+      map.getPane("omLines").style.opacity = "0.15";
+      if (egoBar) {
+        egoText.textContent = "In evidenza: " + plural(n, "legame", "legami") + " di " +
+          props[k].n + ".";
+        egoBar.hidden = false;
+      }
+    }
+    function clearEgo() {
+      egoLayer.clearLayers();
+      if (map.hasLayer(egoLayer)) { map.removeLayer(egoLayer); }
+      map.getPane("omLines").style.opacity = "0.6";
+      if (egoBar) { egoBar.hidden = true; }
     }
     /* A cluster that zooming cannot split (same point, or deepest zoom): its
        organisations as a list of buttons in a popup. */
@@ -960,6 +1099,7 @@
       }
       if (filterSelect) { filterSelect.value = code; }
       map.closePopup(popup);
+      clearEgo();
       fillGroups();
       buildRelations();
       orderLines();
@@ -984,6 +1124,7 @@
       statusLine.textContent = "Visibili: " + plural(n, "organizzazione", "organizzazioni") +
         " su " + actorsAtDate() + (type ? " (solo chi offre " + type.label + ")" : "") +
         ", " + plural(shownRelations, "legame", "legami") + " su " + tiesAtDate() + ".";
+      fillList();
     }
     /* The view fitted to the organisations shown (the territory without a filter). */
     function fitShown() {
@@ -1092,7 +1233,7 @@
       return found;
     }
 
-    var dateSelect = null;
+    var dateSelect = null, leftPanels = [];
     var tools = panelControl("topleft", function () {
       var box = el("div", "om-panel om-tools");
       if (timeline.dates.length > 1) {
@@ -1117,7 +1258,8 @@
       var timer = null;
       searchInput.addEventListener("input", function () {
         global.clearTimeout(timer);
-        timer = global.setTimeout(function () { showResults(searchInput.value); }, 120);
+        timer = global.setTimeout(function () { showResults(searchInput.value); fillList(); },
+          120);
       });
       searchInput.addEventListener("keydown", function (ev) {
         if (ev.key === "Enter") {
@@ -1152,11 +1294,128 @@
         map.closePopup(popup);
         fillGroups();
       });
+      var slab = add(box, el("label", "om-check"));
+      var sizeBox = add(slab, el("input"));
+      sizeBox.type = "checkbox";
+      add(slab, document.createTextNode(" Dimensione secondo il numero di legami"));
+      sizeBox.addEventListener("change", function () {
+        bySize = sizeBox.checked;
+        fillGroups();
+        markers.forEach(function (mk, k) { if (mk) { markerOf(k); } });
+      });
       statusLine = add(box, el("div", "om-status"));
+      statusLine.setAttribute("role", "status");
+      egoBar = add(box, el("div", "om-ego"));
+      egoBar.hidden = true;
+      egoText = add(egoBar, el("span", "om-sub om-inline"));
+      var clearBtn = add(egoBar, el("button", "om-button om-small", "Mostra tutti i legami"));
+      clearBtn.type = "button";
+      clearBtn.addEventListener("click", clearEgo);
       updateStatus();
-      return box;
+      if (!narrow) { return box; }
+      // on a phone the tools are one panel of the drawer, like the others
+      var wrap = collapsible("om-tools-drawer", "Cerca e filtri", false);
+      box.classList.add("om-tools-inner");
+      add(wrap, box);
+      leftPanel(wrap);
+      return wrap;
     });
     tools.addTo(map);
+
+    // ---- the left column: one panel open at a time (a drawer on a phone)
+    function leftPanel(box) {
+      leftPanels.push(box);
+      box.addEventListener("toggle", function () {
+        if (!box.open) { return; }
+        leftPanels.forEach(function (other) {
+          if (other !== box && other.open && (narrow || !other.classList.contains("om-tools-drawer"))) {
+            other.open = false;
+          }
+        });
+      });
+      return box;
+    }
+
+    // ---- "Elenco": the organisations shown, as a list (built when first opened)
+    var listBox = null, listBody = null, listItems = {}, lastOpener = null;
+    /* what the list shows: the organisations visible on the map (date, type
+       filter), narrowed by the search when one is typed */
+    function listShown() {
+      var q = searchInput ? searchInput.value : "", ks = [], k;
+      if (fold(q).trim().length >= 2) {
+        return search(q).filter(function (j) { return visible[j]; });
+      }
+      for (k = 0; k < N; k++) { if (visible[k]) { ks.push(k); } }
+      ks.sort(function (a, b) { return String(props[a].n).localeCompare(String(props[b].n), "it"); });
+      return ks;
+    }
+    function fillList() {
+      if (!listBox || !listBox.open) { return; }
+      listBody.textContent = "";
+      listItems = {};
+      var ks = listShown(), q = searchInput ? searchInput.value.trim() : "";
+      var type = filterCode === "" ? null : oppTypes[+filterCode];
+      var head = add(listBody, el("p", "om-list-status", "Nell'elenco: " +
+        plural(ks.length, "organizzazione", "organizzazioni") +
+        (type ? " (solo chi offre " + type.label + ")" : "") +
+        (fold(q).length >= 2 ? " che corrispondono a «" + q + "»" : "") + "."));
+      head.setAttribute("role", "status");
+      groups.forEach(function (g, gi) {
+        var mine = ks.filter(function (k) { return props[k].g === gi; });
+        if (!mine.length) { return; }
+        var gl = groupLayers[gi];
+        var h = add(listBody, el("h2", "om-list-group"));
+        add(h, symbolNode(g.shape, g.color, false));
+        add(h, document.createTextNode(" " + g.label + " (" + mine.length + ")"));
+        if (gl && !map.hasLayer(gl.container)) {
+          add(listBody, el("p", "om-sub", "Gruppo nascosto sulla mappa (controllo dei livelli)."));
+        }
+        var ul = add(listBody, el("ul", "om-elenco"));
+        mine.forEach(function (k) {
+          var p = props[k], li = add(ul, el("li"));
+          var btn = add(li, el("button", "om-link om-elenco-item", p.n));
+          btn.type = "button";
+          btn.addEventListener("click", function () { openFromList(k, btn); });
+          listItems[k] = btn;
+          var opps = (p.o || []).map(function (o) {
+            return (oppTypes[o[0]] || { label: "" }).label + (o[1] ? ": " + o[1] : "");
+          });
+          add(li, el("span", "om-sub", (p.c || "") + (p.x ? " (posizione approssimata)" : "") +
+            " · " + (opps.length ? "offre " + opps.join("; ") : "nessuna opportunità registrata")));
+        });
+      });
+    }
+    function openFromList(k, btn) {
+      lastOpener = btn;
+      focusActor(k);
+      var pe = popup.getElement(), h = pe && pe.querySelector("h3");
+      if (h) { h.focus({ preventScroll: true }); }
+    }
+    function openList() {
+      if (!listBox.open) { listBox.open = true; }
+      fillList();
+    }
+    function showInList(k) {
+      if (!visible[k]) { setFilter(""); }
+      if (searchInput && searchInput.value) { searchInput.value = ""; showResults(""); }
+      openList();
+      fillList();
+      var btn = listItems[k];
+      if (btn) {
+        btn.scrollIntoView({ block: "nearest" });
+        btn.focus();
+        lastOpener = btn;
+      }
+    }
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key !== "Escape" || ev.defaultPrevented || !map.hasLayer(popup)) { return; }
+      var pe = popup.getElement(), active = document.activeElement;
+      if (!(pe && pe.contains(active)) && active !== map.getContainer() &&
+          active !== document.body && !(listBox && listBox.contains(active))) { return; }
+      map.closePopup(popup);
+      if (lastOpener && document.body.contains(lastOpener)) { lastOpener.focus(); }
+    });
+    map.on("overlayadd overlayremove", function () { fillList(); });
 
     // ---- comuni of the territory (all of them), the finder and the coverage layer
     /* The payload's comuni, decoded on first use: name, key (comune_key computed
@@ -1489,7 +1748,7 @@
       return finder.last;
     }
     panelControl("topleft", function () {
-      var box = finder.box = collapsible("om-finder", "Vicino a un comune", false);
+      var box = finder.box = leftPanel(collapsible("om-finder", "Vicino a un comune", false));
       finder.summary = box.querySelector("summary");
       finder.summary.setAttribute("aria-label",
         "Vicino a un comune: le opportunità più vicine a un comune del territorio");
@@ -1509,6 +1768,17 @@
           finder.summary.focus();
         }
       });
+      return box;
+    }).addTo(map);
+
+    panelControl("topleft", function () {
+      var box = listBox = leftPanel(collapsible("om-list-panel", "Elenco delle organizzazioni",
+        false));
+      box.id = "om-elenco-" + L.Util.stamp(map);
+      box.querySelector("summary").setAttribute("aria-label",
+        "Elenco delle organizzazioni mostrate sulla mappa, con le loro opportunità");
+      listBody = add(box, el("div", "om-list-body"));
+      box.addEventListener("toggle", fillList);
       return box;
     }).addTo(map);
 
@@ -1697,9 +1967,9 @@
       var at = dateIdx === timeline.current ? s : (timeline.summaries[dateIdx] || {});
       fillSummaryBody(summaryBody, at);
     }
-    panelControl("bottomleft", function () {
-      var box = summaryBox = collapsible("om-summary", s.title || data.title || "Riepilogo",
-        !narrow);
+    panelControl("topleft", function () {
+      var box = summaryBox = leftPanel(collapsible("om-summary",
+        s.title || data.title || "Riepilogo", !narrow));
       summaryBody = add(box, el("div", "om-summary-body"));
       fillSummary();
       (s.notes || []).forEach(function (note) { add(box, el("p", "om-note", note)); });
@@ -1868,8 +2138,9 @@
     }
 
     // ---- legend
-    panelControl("bottomright", function () {
+    panelControl(narrow ? "topleft" : "bottomright", function () {
       var box = legendBox = collapsible("om-legend", "Legenda", !narrow);
+      if (narrow) { leftPanel(box); }
       coverageLegend(box);
       if (timeline.dates.length > 1) {
         // first, so that it is seen without scrolling when the layer is on
@@ -1981,6 +2252,14 @@
     var api = {
       map: map, counts: counts, search: search, openActor: openActor, focusActor: focusActor,
       setFilter: setFilter, layerControl: layerControl, setDate: setDate,
+      openList: openList, listShown: function () { return listShown().length; },
+      nearestTie: nearestTie, clearEgo: clearEgo,
+      tieAt: function (ri) {
+        var a = latlngs[rels[ri][0]], b = latlngs[rels[ri][1]];
+        return map.latLngToContainerPoint(L.latLng(a.lat * 0.6 + b.lat * 0.4,
+                                                   a.lng * 0.6 + b.lng * 0.4));
+      },
+      shownTies: function () { return shownTies.slice(); },
       fitShown: fitShown, showComune: showComune, matchComune: matchComune,
       findNear: function (text, types) {
         openFinder(text);
@@ -2000,6 +2279,7 @@
         for (var k = 0; k < N; k++) { if (props[k].id === id) { return k; } }
         return -1;
       },
+      skipTarget: listBox, skipLabel: "Salta all'elenco delle organizzazioni",
       renderMs: now() - t0, marks: marks
     };
     return api;
@@ -2012,7 +2292,7 @@
     L.DomUtil.addClass(map.getContainer(), options.tileLayer ? "om-tiles" : "om-no-tiles");
     var rPoly = L.canvas({ pane: pane(map, "omBoundaries", 350) });
     var fc = data.territories || { type: "FeatureCollection", features: [] };
-    var popup = L.popup({ maxWidth: 320, className: "om-popup" });
+    var popup = L.popup({ maxWidth: 360, minWidth: 260, className: "om-popup om-index-popup" });
     function mapLink(p, text) {
       var ok = typeof p.href === "string" && /^[a-z0-9][a-z0-9_-]*\.html$/.test(p.href);
       if (!ok) {
@@ -2025,6 +2305,8 @@
     }
     function card(p) {
       var box = el("div", "om-pop");
+      box.setAttribute("role", "dialog");
+      box.setAttribute("aria-label", p.name);
       add(box, el("h3", null, p.name));
       var dl = add(box, el("dl", "om-fields"));
       (p.figures || []).forEach(function (fig) { dlRow(dl, fig[0], fig[1]); });
@@ -2056,24 +2338,52 @@
       }
     }).addTo(map);
     var labels = L.layerGroup().addTo(map);
+    /* labels that would cover one another: the later ones are hidden (the table
+       and the hover still name every territory) */
+    function declutter() {
+      var kept = [];
+      labels.eachLayer(function (t) {
+        var node = t.getElement();
+        if (!node) { return; }
+        node.style.visibility = "";
+        var r = node.getBoundingClientRect();
+        var hit = kept.some(function (k) {
+          return r.left < k.right && k.left < r.right && r.top < k.bottom && k.top < r.bottom;
+        });
+        if (hit) { node.style.visibility = "hidden"; } else { kept.push(r); }
+      });
+    }
+    map.on("zoomend", declutter);
     fc.features.forEach(function (f) {
       var lp = f.properties.label;
       if (!lp) { return; }
       var t = el("div");
       add(t, el("strong", null, f.properties.name));
-      if (f.properties.short) { add(t, el("span", "om-short", " " + f.properties.short)); }
+      if (f.properties.short) { add(t, el("span", "om-short", f.properties.short)); }
       L.tooltip({ permanent: true, direction: "center", className: "om-index-label",
                   interactive: false })
         .setLatLng([lp[0], lp[1]]).setContent(t).addTo(labels);
     });
 
+    var tableBox = null;
     panelControl("topright", function () {
-      var box = collapsible("om-summary om-index", data.title || "Mappe delle opportunità",
-        true);
+      var narrow = !!(global.matchMedia && global.matchMedia("(max-width: 600px)").matches);
+      var box = tableBox = collapsible("om-summary om-index",
+        data.title || "Mappe delle opportunità", !narrow);
+      box.id = "om-tabella-" + L.Util.stamp(map);
       (data.lines || []).forEach(function (line) { add(box, el("p", "om-sub", line)); });
-      var table = add(box, el("table", "om-table"));
+      // a table wider than a phone scrolls sideways (focusable, so also by keyboard)
+      var scroller = add(box, el("div", "om-table-scroll"));
+      scroller.tabIndex = 0;
+      scroller.setAttribute("role", "region");
+      scroller.setAttribute("aria-label", "Tabella dei territori");
+      var table = add(scroller, el("table", "om-table"));
+      add(table, el("caption", "om-sr", "Territori: cifre della rete ed esito"));
       var hr = add(add(table, el("thead")), el("tr"));
-      (data.columns || []).forEach(function (h) { add(hr, el("th", null, h)); });
+      (data.columns || []).forEach(function (h) {
+        var th = add(hr, el("th", null, h));
+        th.scope = "col";
+      });
       var tbody = add(table, el("tbody"));
       fc.features.forEach(function (f) {
         var p = f.properties;
@@ -2082,13 +2392,15 @@
         var sw = add(cell, el("span", "om-swatch"));
         sw.style.background = safeColor(p.fill);
         add(cell, mapLink(p, p.name));
-        (p.cells || []).forEach(function (cell) { add(tr, el("td", "om-num", cell)); });
+        (p.cells || []).forEach(function (cell, q) {
+          add(tr, el("td", q === 4 ? "om-verdict" : "om-num", cell));
+        });
       });
       (data.notes || []).forEach(function (note) { add(box, el("p", "om-note", note)); });
       return box;
     }).addTo(map);
 
-    panelControl("bottomright", function () {
+    panelControl("bottomleft", function () {
       var box = collapsible("om-legend", data.legendTitle || "Legenda", true);
       var ul = add(box, el("ul", "om-legend-list"));
       (data.legend || []).forEach(function (item) {
@@ -2107,12 +2419,78 @@
       ? { "OpenStreetMap": options.tileLayer, "Nessuno sfondo": L.layerGroup() } : null;
     var layerControl = L.control.layers(bases, overlays,
       { collapsed: true, position: "topleft" }).addTo(map);
-    if (data.bounds) { map.fitBounds(data.bounds, { padding: [10, 10], animate: false }); }
+    if (data.bounds) {
+      // the territories beside the table on a wide screen, not under it
+      var wide = map.getSize().x > 900 && tableBox;
+      var right = wide ? tableBox.getBoundingClientRect().width + 20 : 10;
+      map.fitBounds(data.bounds, { paddingTopLeft: [10, 10], paddingBottomRight: [right, 10],
+                                   animate: false });
+    }
+    declutter();
     return {
       map: map, layerControl: layerControl,
+      skipTarget: tableBox, skipLabel: "Salta alla tabella dei territori",
       counts: function () { return { territories: polys.getLayers().length }; },
       renderMs: (global.performance ? global.performance.now() : 0) - t0
     };
+  }
+
+  /* What every page has around the map: a skip link, a (visually hidden) h1, the
+     map as a named landmark, and the presentation mode (button and #presenta). */
+  function frame(map, data, api) {
+    var box = map.getContainer(), title = data.title || "Mappa delle opportunità";
+    box.setAttribute("role", "main");
+    box.setAttribute("aria-label", title);
+    var h1 = el("h1", "om-sr", title);
+    box.insertBefore(h1, box.firstChild);
+    var target = api.skipTarget;
+    if (target) {
+      var skip = el("a", "om-skip", api.skipLabel || "Salta al contenuto");
+      skip.href = "#" + target.id;
+      skip.addEventListener("click", function (ev) {
+        ev.preventDefault();
+        if (target.tagName === "DETAILS") { target.open = true; }
+        var sum = target.querySelector("summary") || target;
+        sum.focus();
+      });
+      document.body.insertBefore(skip, document.body.firstChild);
+    }
+    var btn = null;
+    function present(on) {
+      document.documentElement.classList.toggle("om-presenta", on);
+      if (btn) {
+        btn.setAttribute("aria-pressed", on ? "true" : "false");
+        btn.lastChild.textContent = on ? "Esci dalla presentazione" : "Presenta";
+      }
+      global.setTimeout(function () { map.invalidateSize(); }, 0);
+    }
+    panelControl("topright", function () {
+      btn = el("button", "om-present-button");
+      btn.type = "button";
+      btn.title = "Modalità presentazione: nasconde i pannelli (indirizzo con #presenta)";
+      btn.setAttribute("aria-pressed", "false");
+      add(btn, el("span", "om-present-icon", "\u25B6 ")).setAttribute("aria-hidden", "true");
+      add(btn, el("span", "om-present-text", "Presenta"));
+      btn.addEventListener("click", function () {
+        var on = !document.documentElement.classList.contains("om-presenta");
+        present(on);
+        if (global.history && global.history.replaceState) {
+          try {
+            var keep = (global.location.hash || "").replace(/^#/, "").split("&")
+              .filter(function (p) { return p && p !== "presenta"; });
+            if (on) { keep.push("presenta"); }
+            global.history.replaceState(null, "", keep.length ? "#" + keep.join("&") : " ");
+          } catch (e) { /* some viewers cannot change the URL */ }
+        }
+      });
+      return btn;
+    }).addTo(map);
+    function fromHash() {
+      present(/(?:^#|&)presenta(?:&|$)/.test(global.location.hash || ""));
+    }
+    global.addEventListener("hashchange", fromHash);
+    if (/presenta/.test(global.location.hash || "")) { fromHash(); }
+    api.present = present;
   }
 
   function start(kind, map, dataId, options) {
@@ -2120,7 +2498,9 @@
     var t0 = global.performance ? global.performance.now() : 0;
     var data = JSON.parse(node.textContent);
     var t1 = global.performance ? global.performance.now() : 0;
+    L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
     var api = (kind === "index" ? renderIndex : render)(map, data, options);
+    frame(map, data, api);
     api.parseMs = t1 - t0;
     api.readyAt = global.performance ? global.performance.now() : 0;
     global.opportunityMaps = global.opportunityMaps || [];
