@@ -838,7 +838,7 @@ def build_map_data(m: OpportunityMap, territory: str, *, as_of: object = None,
         several = t_rel[rows] > 1
         if several.any():
             for row, kinds in zip(rows[several].tolist(),
-                                  n_k._kinds_by_tie(ties_k[several]),
+                                  n_k.kinds_of(ties_k[several]),
                                   strict=True):
                 t_kinds[row] = [rel_kinds.index(c) for c in kinds]
     multi: dict[str, list[Any]] = {"tie": [], "kinds": [], "relations": []}

@@ -390,7 +390,7 @@ class Network:
         sub = self.territory(territory)
         t = sub.ties
         kinds = np.asarray(self.index.kinds, dtype=object)
-        by_tie = self._kinds_by_tie(t)
+        by_tie = self.kinds_of(t)
         return pd.DataFrame({
             "source": self.index.ids[self.u[t]],
             "target": self.index.ids[self.v[t]],
@@ -429,8 +429,19 @@ class Network:
         return {int(t): self.relation_rows[self.tie_starts[t]:self.tie_starts[t + 1]]
                 for t in np.asarray(ties, dtype=np.int64).tolist()}
 
-    def _kinds_by_tie(self, ties: np.ndarray) -> list[tuple[str, ...]]:
-        """Distinct kinds of the relations of each tie, in vocabulary order."""
+    def kinds_of(self, ties: np.ndarray) -> list[tuple[str, ...]]:
+        """Distinct kinds of the active relations of each tie, in vocabulary order.
+
+        Parameters
+        ----------
+        ties : numpy.ndarray
+            Tie positions in this network.
+
+        Returns
+        -------
+        list of tuple of str
+            One tuple per tie, in the order given.
+        """
         if ties.size == 0:
             return []
         n_kinds = len(self.index.kinds)
