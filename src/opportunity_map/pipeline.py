@@ -32,7 +32,7 @@ from .network import REGION
 from .plan import EvaluationPlan, resolve_plan
 from .report import write_evaluation
 
-__all__ = ["OUTPUTS", "BuildResult", "Output", "build", "export"]
+__all__ = ["OUTPUTS", "BuildResult", "Output", "as_map", "build", "export", "stepper"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,40 @@ OUTPUTS: tuple[Output, ...] = ("data", "evaluation", "maps")
 
 #: Progress callback: ``progress(step_label, steps_done, steps_total)``.
 Progress = Callable[[str, int, int], None]
+
+
+def stepper(labels: Sequence[str], progress: Progress | None) -> Callable[[], None]:
+    """A function that reports the next step to ``progress`` each time it is called.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        The Italian label of each step, in order.
+    progress : callable or None
+        ``progress(step_label, done, total)``; ``None`` reports nothing.
+
+    Returns
+    -------
+    callable
+        ``step()``: reports ``labels[k]`` with ``k`` steps done, then counts one more.
+    """
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        if progress is not None:
+            progress(labels[done], done, len(labels))
+        done += 1
+
+    return step
+
+
+def as_map(source: str | Path | OpportunityMap,
+           territories_file: str | Path | None = None) -> OpportunityMap:
+    """``source`` itself when it is a map, else the map loaded from it."""
+    if isinstance(source, OpportunityMap):
+        return source
+    return load(source, territories=territories_file)
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,17 +264,9 @@ def build(
 
     steps = ["convalida", *[{"data": "esportazione dei dati", "evaluation": "valutazione",
                              "maps": "mappe"}[o] for o in wanted]]
-    done = 0
-
-    def step() -> None:
-        nonlocal done
-        if progress is not None:
-            progress(steps[done], done, len(steps))
-        done += 1
-
+    step = stepper(steps, progress)
     step()
-    m = source if isinstance(source, OpportunityMap) else load(source,
-                                                                 territories=territories_file)
+    m = as_map(source, territories_file)
     if territories is None:
         slugs = tuple(m.territory_slugs)
     else:

@@ -41,7 +41,7 @@ from .finder import Coverage, coverage
 from .io import load
 from .maps import compute_figures, render_map
 from .model import OpportunityMap
-from .pipeline import Progress
+from .pipeline import Progress, as_map, stepper
 from .plan import PLAN_FILE, EvaluationPlan, resolve_plan
 from .template import write_map_workbook
 
@@ -203,17 +203,9 @@ def prepare_tavolo(
     inputs = [p for p in (source, previous_data, territories_file) if isinstance(p, str | Path)]
     check_output_location(out, inputs)
     steps = ["convalida", "confronto", "mappa", "documento per il Tavolo", "cartella di lavoro"]
-    done = 0
-
-    def step() -> None:
-        nonlocal done
-        if progress is not None:
-            progress(steps[done], done, len(steps))
-        done += 1
-
+    step = stepper(steps, progress)
     step()
-    m = source if isinstance(source, OpportunityMap) else load(source,
-                                                                 territories=territories_file)
+    m = as_map(source, territories_file)
     slug = m.resolve_territory(territory)
     names = tavolo_names(slug, at)
     if (out / names["workbook"]).exists():
