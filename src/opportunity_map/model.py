@@ -32,6 +32,8 @@ class OpportunityMap:
         phone, notes, geocoded`` plus the derived ``group`` (one of the five
         project groups), ``comune_code`` (ISTAT) and ``ambito``, then any extra
         column of the input file. ``since``/``until`` are datetime64 (NaT = empty).
+        ``geocoded`` is categorical: ``"coordinate"`` (coordinates given in the
+        file) or ``"comune"`` (placed at the comune's point: approximate).
     opportunities : pandas.DataFrame
         ``id, actor_id, type, name, since, until, capacity, target, notes`` + extras.
     relations : pandas.DataFrame
