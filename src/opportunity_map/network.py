@@ -125,6 +125,9 @@ class NetworkIndex:
         The relation kinds: the vocabulary first, then unknown kinds found (sorted).
     rel_since, rel_until : numpy.ndarray
         datetime64 bounds of every relation.
+    actor_names : numpy.ndarray
+        Actor name (str) at each position (the id when the table has no names);
+        empty when the index was built without them.
     """
 
     ids: np.ndarray
@@ -141,12 +144,18 @@ class NetworkIndex:
     kinds: tuple[str, ...]
     rel_since: np.ndarray
     rel_until: np.ndarray
+    actor_names: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     _networks: dict[pd.Timestamp, Network] = field(default_factory=dict, repr=False)
 
     @property
     def n_actors(self) -> int:
         """Number of actors (every date)."""
         return int(self.ids.size)
+
+    def names_at(self, positions: np.ndarray) -> np.ndarray:
+        """The names of the actors at ``positions`` (their ids when names are unknown)."""
+        source = self.actor_names if self.actor_names.size == self.ids.size else self.ids
+        return np.asarray(source[positions], dtype=object)
 
     def name_of(self, scope: str) -> str:
         """The display name of a territory slug, ``"Lombardia"`` for :data:`REGION`."""
@@ -556,6 +565,8 @@ def index_network(actors: pd.DataFrame, relations: pd.DataFrame, *,
         names=names, actor_since=_dates(actors, "since"), actor_until=_dates(actors, "until"),
         rel_u=rel_u, rel_v=rel_v, rel_level=rel_level, rel_kind=rel_kind, kinds=kinds,
         rel_since=_dates(relations, "since"), rel_until=_dates(relations, "until"),
+        actor_names=(actors["name"].fillna("").astype(str).to_numpy(dtype=object)
+                     if "name" in actors else ids.to_numpy(dtype=object)),
     )
 
 
