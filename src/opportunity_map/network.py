@@ -336,8 +336,8 @@ class Network:
     tie_starts: np.ndarray
 
     def __repr__(self) -> str:
-        return (f"<Network al {self.as_of.date()}: {int(self.active_actors.sum())} attori attivi, "
-                f"{self.n_ties} legami>")
+        return (f"<Network at {self.as_of.date()}: {int(self.active_actors.sum())} active actors, "
+                f"{self.n_ties} ties>")
 
     @property
     def n_ties(self) -> int:
