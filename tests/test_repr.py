@@ -103,3 +103,13 @@ def test_geocoded_round_trips(tmp_path: object, fmt: str) -> None:
     pd.testing.assert_series_equal(back.actors["geocoded"], first.actors["geocoded"])
     assert (first.actors["geocoded"] == "comune").any()
     assert (first.actors["geocoded"] == "coordinate").any()
+
+
+def test_library_errors_speak_english() -> None:
+    m = om.example_map()
+    with pytest.raises(ValueError, match=r"^as_of='31/02/2026' does not exist$"):
+        m.network("31/02/2026")
+    with pytest.raises(ValueError, match=r"^as_of='domani' is not a date"):
+        m.network("domani")
+    error = om.DataError([om.Problem("a.csv", 2, "dal", "data non valida", "error")])
+    assert str(error).startswith("1 data error:\n")
