@@ -57,7 +57,8 @@ logger = logging.getLogger(__name__)
 #: Label of the whole map (all territories together) in tables.
 REGION = "lombardia"
 
-_TIE_COLUMNS = ("source", "target", "level", "kind", "kinds", "n_relations", "since")
+_TIE_COLUMNS = ("source", "target", "source_name", "target_name", "level", "kind", "kinds",
+                "n_relations", "since")
 
 
 def actor_groups(actors: pd.DataFrame) -> pd.Series:
@@ -392,7 +393,8 @@ class Network:
         -------
         pandas.DataFrame
             Columns ``source, target`` (actor ids, ``source`` at the lower position),
-            ``level``, ``kind``, ``kinds`` (tuple, vocabulary order), ``n_relations``, ``since``
+            ``source_name, target_name`` (their names), ``level``, ``kind``,
+            ``kinds`` (tuple, vocabulary order), ``n_relations``, ``since``
             (datetime64, NaT when open), sorted by pair; the index is the tie's
             position in this network.
         """
@@ -403,6 +405,8 @@ class Network:
         return pd.DataFrame({
             "source": self.index.ids[self.u[t]],
             "target": self.index.ids[self.v[t]],
+            "source_name": self.index.names_at(self.u[t]),
+            "target_name": self.index.names_at(self.v[t]),
             "level": self.level[t].astype(np.int64),
             "kind": kinds[self.kind[t]] if t.size else np.zeros(0, dtype=object),
             "kinds": by_tie,
