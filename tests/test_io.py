@@ -46,7 +46,7 @@ def test_load_basic(small_map_dir: Path) -> None:
     # the map holds the territories where it has organisations
     assert list(m.territories["slug"]) == ["bergamo"]
     a = m.actors.set_index("id")
-    assert a.at["BG-001", "geocoded"] == ""
+    assert a.at["BG-001", "geocoded"] == "coordinate"
     assert a.at["BG-001", "lat"] == pytest.approx(45.6947)
     assert a.at["BG-002", "geocoded"] == "comune"
     assert a.at["BG-002", "territory"] == "bergamo"

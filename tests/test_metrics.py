@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from _factories import make_map, map_from_graph, random_map, raw_graph
 
+import opportunity_map as om
 from opportunity_map import UnknownTerritoryError
 from opportunity_map.metrics import (
     actor_stats,
@@ -134,7 +135,7 @@ def test_actor_stats_match_networkx() -> None:
             levels.get((node, o), levels.get((o, node))) for o in g.neighbors(node)
         )
         assert row["betweenness"] == pytest.approx(between[node])
-    assert list(frame.columns) == ["group", "territory", "degree", "weighted_degree",
+    assert list(frame.columns) == ["name", "group", "territory", "degree", "weighted_degree",
                                    "betweenness"]
 
 
@@ -326,3 +327,11 @@ def test_stats_match_model_graph(seed: int, territory: str | None) -> None:
         assert frame.loc[node, "betweenness"] == pytest.approx(value)
     weighted = dict(g.degree(weight="level"))
     assert dict(frame["weighted_degree"]) == weighted
+
+
+def test_actor_stats_name_the_actors() -> None:
+    m = om.example_map()
+    frame = actor_stats(m.network(AT), territory="bergamo")
+    names = m.actors.set_index("id")["name"]
+    assert frame["name"].to_dict() == {i: names[i] for i in frame.index}
+    assert frame["name"].notna().all()

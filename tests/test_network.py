@@ -29,7 +29,8 @@ from opportunity_map.network import (
 from opportunity_map.schema import RELATION_KINDS
 
 AT = "2026-06-30"
-TIE_COLUMNS = ["source", "target", "level", "kind", "kinds", "n_relations", "since"]
+TIE_COLUMNS = ["source", "target", "source_name", "target_name", "level", "kind", "kinds",
+               "n_relations", "since"]
 
 
 # ---------------------------------------------------------------- the reference
@@ -560,3 +561,12 @@ def test_raw_graph_helper_agrees_with_reference() -> None:
     assert {frozenset((t["source"], t["target"])): t["level"] for t in ref} == {
         frozenset((a, b)): d["level"] for a, b, d in g.edges(data=True)}
     assert network_stats(m.network(AT))["n_ties"] == g.number_of_edges()
+
+
+def test_ties_name_both_ends() -> None:
+    m = example_map()
+    ties = m.network("2026-06-30").ties()
+    names = m.actors.set_index("id")["name"]
+    assert len(ties) == 6
+    assert ties["source_name"].tolist() == [names[i] for i in ties["source"]]
+    assert ties["target_name"].tolist() == [names[i] for i in ties["target"]]

@@ -78,7 +78,9 @@ class DataError(OpportunityMapError, ValueError):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: list[Problem] = list(problems)
         n_err = sum(p.severity == "error" for p in self.problems)
-        msg = f"{n_err} errori nei dati:\n" + format_problems(self.problems)
+        # the library speaks English; the problems are the data layer's Italian lines
+        noun = "error" if n_err == 1 else "errors"
+        msg = f"{n_err} data {noun}:\n" + format_problems(self.problems)
         super().__init__(msg)
 
 

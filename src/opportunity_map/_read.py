@@ -89,10 +89,10 @@ def cell_text(value: object) -> str:
 
     Examples
     --------
-    >>> cell_text(45.0), cell_text(45.5), cell_text(None), cell_text(" a ")
-    ('45', '45.5', '', 'a')
+    >>> cell_text(45.0), cell_text(45.5), cell_text(None), cell_text(" a "), cell_text(pd.NaT)
+    ('45', '45.5', '', 'a', '')
     """
-    if value is None:
+    if value is None or value is pd.NaT:
         return ""
     if isinstance(value, bool | np.bool_):
         return "sì" if value else "no"

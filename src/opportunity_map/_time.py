@@ -86,12 +86,25 @@ def to_timestamp(value: object, *, name: str = "date") -> pd.Timestamp:
     Raises
     ------
     ValueError
-        If ``value`` is empty or not a date.
+        If ``value`` is empty or not a date (an English message naming ``name``).
+
+    Examples
+    --------
+    >>> to_timestamp("30/06/2026")
+    Timestamp('2026-06-30 00:00:00')
+    >>> to_timestamp("31/02/2026", name="as_of")
+    Traceback (most recent call last):
+    ...
+    ValueError: as_of='31/02/2026' does not exist
     """
     try:
         ts = parse_date(value)
-    except ValueError as exc:
-        msg = f"{name}: {exc}"
+    except ValueError:
+        # the library speaks English; parse_date's Italian text is for data problems
+        text = str(value).strip()
+        reason = ("does not exist" if date_parts(text) is not None
+                  else "is not a date (formats: dd/mm/yyyy or yyyy-mm-dd)")
+        msg = f"{name}={text!r} {reason}"
         raise ValueError(msg) from None
     if ts is None:
         msg = f"{name}: a date is required, got {value!r}"

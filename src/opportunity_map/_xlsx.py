@@ -673,7 +673,7 @@ def write_workbook(target: str | os.PathLike[str] | IO[bytes], sheets: Sequence[
     >>> write_workbook(io.BytesIO(), [Sheet("t", pd.DataFrame({"x": ["\\x00"]}))])
     Traceback (most recent call last):
     ...
-    opportunity_map._errors.DataError: 1 errori nei dati:
+    opportunity_map._errors.DataError: 1 data error:
     cartella di lavoro[t]:2: x: carattere di controllo non ammesso (U+0000) alla posizione 1: ...
     """
     if isinstance(target, str | os.PathLike):

@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import sparse
 
 from ._errors import DateOrderError, TargetError, UsageError
-from ._format import format_number
+from ._format import MISSING, format_number
 from ._time import to_timestamp
 from .metrics import (
     MAX_LEVEL,
@@ -234,11 +234,59 @@ class Evaluation:
     power: Any = None
 
     def __repr__(self) -> str:
+        """One line: the dates, the target, the bootstrap and the verdicts.
+
+        The verdicts are those the report shows (:func:`shown_verdict
+        <opportunity_map.report.shown_verdict>`), counted over the rows of the table.
+        """
+        from .report import shown_verdict  # the report imports this module
+
+        verdicts: dict[str, int] = {}
+        for _, record in self.table.iterrows():
+            code = shown_verdict(record)
+            verdicts[code] = verdicts.get(code, 0) + 1
+        told = ", ".join(f"{code} {n}" for code, n in verdicts.items())
         return (
             f"<Evaluation {self.baseline.date()} -> {self.as_of.date()}: "
-            f"{len(self.table)} territori, target +{100 * self.target:g}%, "
-            f"{self.n_boot} replicati bootstrap, seed {self.seed}>"
+            f"{len(self.table)} territories, target +{100 * self.target:g}%, "
+            f"{self.n_boot} bootstrap replicates, seed {self.seed}"
+            + (f"; verdicts: {told}" if told else "") + ">"
         )
+
+    def _repr_html_(self) -> str:
+        """The notebook display: the headline table with the report's verdict labels.
+
+        The change and the interval are formatted as in the report (an interval with
+        no upper bound says ``illimitato``, never a number), and the caveat follows.
+        """
+        from markupsafe import Markup
+
+        from ._html import escape_html, templates
+        from .report import INTERVAL_CAVEAT, UNBOUNDED, change_figures, verdict_rule
+
+        def _percent(text: str) -> str:
+            return text if text in (MISSING, UNBOUNDED) else f"{text}%"
+
+        rows = []
+        for _, record in self.table.iterrows():
+            figures = change_figures(record)
+            name = record.get("territory_name")
+            shown_name = str(name) if isinstance(name, str) and name else str(record["territory"])
+            low, high = figures["ci_low_pct"], figures["ci_high_pct"]
+            rows.append({
+                "name": Markup(escape_html(shown_name)), "n_panel": figures["n_panel"],
+                "density_baseline": figures["density_baseline"],
+                "density_as_of": figures["density_as_of"],
+                "change": _percent(figures["change_pct"]),
+                "interval": (f"[{_percent(low)}, {_percent(high)}]" if figures["interval"]
+                             else MISSING),
+                "verdict": figures["verdict"], "verdict_label": figures["verdict_label"],
+            })
+        return templates().get_template("repr_evaluation.html.j2").render(
+            baseline=self.baseline.date(), as_of=self.as_of.date(),
+            target=f"{100 * self.target:g}", n_boot=self.n_boot, seed=self.seed,
+            interval=self.interval, rows=rows, caveat=INTERVAL_CAVEAT,
+            rule=verdict_rule(100 * self.target))
 
 
 # --------------------------------------------------------------------------------------
@@ -888,7 +936,8 @@ def evaluate(
     >>> m = om.example_map()
     >>> ev = evaluate(m, baseline="2026-06-30", as_of="2027-12-31", n_boot=500, seed=1)
     >>> ev
-    <Evaluation 2026-06-30 -> 2027-12-31: 3 territori, target +30%, 500 replicati bootstrap, seed 1>
+    <Evaluation 2026-06-30 -> 2027-12-31: 3 territories, target +30%, 500 bootstrap replicates, \
+seed 1; verdicts: not_evaluable 3>
     >>> ev.table[["territory", "n_panel", "change_pct", "verdict"]]
        territory  n_panel  change_pct        verdict
     0    bergamo        5        50.0  not_evaluable

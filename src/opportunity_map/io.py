@@ -33,7 +33,14 @@ from ._validate import (
     suggest,
 )
 from .model import OpportunityMap
-from .schema import KIND_TO_GROUP, TABLES, normalize_header
+from .schema import (
+    GEOCODED_CATEGORIES,
+    GEOCODED_COMUNE,
+    GEOCODED_GIVEN,
+    KIND_TO_GROUP,
+    TABLES,
+    normalize_header,
+)
 
 __all__ = ["example_map", "load", "save", "validate"]
 
@@ -528,7 +535,9 @@ def _place_actors(actors: pd.DataFrame, territories: gpd.GeoDataFrame,
                                                               actors[ROW_COLUMN], strict=True)],
                      dtype=bool) if unparsed else np.zeros(n, dtype=bool))
     problems += _check_coordinates(actors, lat, lon, codes, territory, prov_of_slug, h, skip)
-    geocoded = actors["geocoded"].astype(str).to_numpy(dtype=object)
+    geocoded = np.where(pd.Series(actors["geocoded"], dtype=object).fillna("").astype(str)
+                        .str.strip().str.lower().eq(GEOCODED_COMUNE).to_numpy(),
+                        GEOCODED_COMUNE, GEOCODED_GIVEN).astype(object)
     missing = np.isnan(lat) & np.isnan(lon) & (codes >= 0) & ~skip
     if missing.any():
         wanted = pd.unique(codes[missing])
@@ -542,7 +551,7 @@ def _place_actors(actors: pd.DataFrame, territories: gpd.GeoDataFrame,
     out["lat"] = lat
     out["lon"] = lon
     out["territory"] = territory
-    out["geocoded"] = geocoded
+    out["geocoded"] = pd.Categorical(geocoded, categories=GEOCODED_CATEGORIES)
     out.insert(3, "group", out["kind"].map(KIND_TO_GROUP).astype(object))
     out.insert(5, "comune_code", pd.array(np.where(codes >= 0, codes, 0), dtype="Int64"))
     out.loc[codes < 0, "comune_code"] = pd.NA
@@ -644,6 +653,8 @@ def _for_output(m: OpportunityMap) -> dict[str, pd.DataFrame]:
 
 def _text_column(column: pd.Series) -> pd.Series:
     """:func:`_text` of every cell of a column, vectorised by dtype (the same text)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype(object)
     present = column.notna()
     if pd.api.types.is_datetime64_any_dtype(column):
         return column.dt.strftime("%Y-%m-%d").where(present, "").astype(object)
@@ -761,21 +772,52 @@ def save(m: OpportunityMap, path: PathLike, *, driver: str | None = None) -> Pat
     return path
 
 
+def _typed_for_gpkg(name: str, table: pd.DataFrame, original: pd.DataFrame) -> pd.DataFrame:
+    """A text table with its canonical typed columns as GeoPackage types again.
+
+    Dates become ``DATE`` fields, ``float`` columns ``REAL``, ``int`` and ``level``
+    columns ``INTEGER`` (a missing value is ``NULL``); the rest stays text.
+    """
+    typed = table.copy()
+    for column in TABLES[name].columns:
+        if column.name not in typed or column.type not in ("date", "float", "int", "level"):
+            continue
+        values = original[column.name]
+        if column.type == "date":
+            dates = pd.Series(pd.to_datetime(values).to_numpy(), index=typed.index)
+            typed[column.name] = (dates.astype("date32[pyarrow]") if _gpkg.USE_ARROW
+                                  else dates)
+        elif column.type == "float":
+            typed[column.name] = pd.to_numeric(values).astype(float).to_numpy()
+        else:
+            typed[column.name] = pd.array(pd.to_numeric(values), dtype="Int64")
+    return typed
+
+
 def _save_geopackage(m: OpportunityMap, tables: dict[str, pd.DataFrame], path: Path) -> None:
-    actors = gpd.GeoDataFrame(tables["actors"], geometry=m.actors.geometry.values,
+    from ._qgis import LAYER_STYLES, layer_styles  # only the GeoPackage carries styles
+
+    typed = {name: _typed_for_gpkg(name, table, frame) for (name, table), frame in
+             zip(tables.items(), (m.actors, m.opportunities, m.relations), strict=True)}
+    actors = gpd.GeoDataFrame(typed["actors"], geometry=m.actors.geometry.values,
                               crs="EPSG:4326")
-    for name in ("group", "comune_code", "ambito"):
+    for name in ("group", "ambito"):
         actors[name] = _text_column(m.actors[name]).to_numpy()
+    actors["comune_code"] = pd.array(m.actors["comune_code"], dtype="Int64")
     lines = _gpkg.segments(m.actors["id"], m.actors.geometry.x.to_numpy(),
                            m.actors.geometry.y.to_numpy(), m.relations["source"],
                            m.relations["target"])
-    relations = gpd.GeoDataFrame(tables["relations"], geometry=lines, crs="EPSG:4326")
-    territories = gpd.GeoDataFrame(_territories_table(m).astype({"province_code": str}),
-                                   geometry=m.territories.geometry.values, crs="EPSG:4326")
+    relations = gpd.GeoDataFrame(typed["relations"], geometry=lines, crs="EPSG:4326")
+    territories_table = _territories_table(m)
+    territories_table["province_code"] = pd.array(
+        pd.to_numeric(territories_table["province_code"]), dtype="Int64")
+    territories = gpd.GeoDataFrame(territories_table, geometry=m.territories.geometry.values,
+                                   crs="EPSG:4326")
     layers: dict[str, pd.DataFrame] = {
-        "actors": actors, "opportunities": tables["opportunities"], "relations": relations,
+        "actors": actors, "opportunities": typed["opportunities"], "relations": relations,
         "territories": territories}
     if len(m.ambiti):
         layers["ambiti"] = gpd.GeoDataFrame(_ambiti_table(m), geometry=m.ambiti.geometry.values,
                                             crs="EPSG:4326")
+    layers[LAYER_STYLES] = layer_styles(layers)
     _gpkg.write_geopackage(layers, path)

@@ -523,7 +523,7 @@ def actor_stats(net: Network, *, territory: str | None = None) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Indexed by actor ``id`` (sorted), columns ``group``, ``territory``,
+        Indexed by actor ``id`` (sorted), columns ``name``, ``group``, ``territory``,
         ``degree`` (number of ties), ``weighted_degree`` (sum of the strongest levels
         of its ties), ``betweenness`` (networkx normalized betweenness centrality,
         ``2 / ((n-1)(n-2))`` times the number of shortest paths through the actor).
@@ -541,8 +541,11 @@ def actor_stats(net: Network, *, territory: str | None = None) -> pd.DataFrame:
     Examples
     --------
     >>> m = om.example_map()
-    >>> actor_stats(m.network("2026-06-30"), territory="bergamo")["degree"].to_dict()
+    >>> stats = actor_stats(m.network("2026-06-30"), territory="bergamo")
+    >>> stats["degree"].to_dict()
     {'BG-01': 2, 'BG-02': 3, 'BG-03': 2, 'BG-04': 1, 'BG-05': 0}
+    >>> stats.columns.tolist()[:3]
+    ['name', 'group', 'territory']
     """
     sub = net.territory(territory)
     n = sub.n_actors
@@ -558,6 +561,7 @@ def actor_stats(net: Network, *, territory: str | None = None) -> pd.DataFrame:
     slugs = np.array([*index.slugs, None], dtype=object)
     frame = pd.DataFrame(
         {
+            "name": index.names_at(sub.positions),
             "group": np.array([*GROUPS, None], dtype=object)[index.group[sub.positions]],
             "territory": slugs[index.territory[sub.positions]],
             "degree": degree.astype(np.int64),

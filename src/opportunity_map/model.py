@@ -7,12 +7,16 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from ._errors import Problem, UnknownTerritoryError
+from ._html import escape_html, templates
 from ._time import active_mask
 from .geography import empty_ambiti, resolve_territory
 from .network import Network, NetworkIndex, index_network
+from .schema import GROUP_LABELS, GROUPS
 
 __all__ = ["OpportunityMap"]
 
@@ -32,6 +36,8 @@ class OpportunityMap:
         phone, notes, geocoded`` plus the derived ``group`` (one of the five
         project groups), ``comune_code`` (ISTAT) and ``ambito``, then any extra
         column of the input file. ``since``/``until`` are datetime64 (NaT = empty).
+        ``geocoded`` is categorical: ``"coordinate"`` (coordinates given in the
+        file) or ``"comune"`` (placed at the comune's point: approximate).
     opportunities : pandas.DataFrame
         ``id, actor_id, type, name, since, until, capacity, target, notes`` + extras.
     relations : pandas.DataFrame
@@ -59,11 +65,108 @@ class OpportunityMap:
         default=None, init=False, repr=False, compare=False)
 
     def __repr__(self) -> str:
+        """One line: the size of every table and the span of the dates.
+
+        Examples
+        --------
+        >>> om.example_map()
+        <OpportunityMap: 9 actors, 4 opportunities, 12 relations, 2 territories; \
+dates from 2025-01-01 to 2027-06-30>
+        """
         return (
-            f"<OpportunityMap: {len(self.actors)} attori, {len(self.opportunities)} "
-            f"opportunità, {len(self.relations)} relazioni, "
-            f"{len(self.territories)} territori>"
+            f"<OpportunityMap: {len(self.actors)} actors, {len(self.opportunities)} "
+            f"opportunities, {len(self.relations)} relations, "
+            f"{len(self.territories)} territories; {self._span_text()}>"
         )
+
+    def date_span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """The earliest and the latest ``since``/``until`` of the three tables.
+
+        Returns
+        -------
+        (pandas.Timestamp or None, pandas.Timestamp or None)
+            ``None`` when no row has a date.
+
+        Examples
+        --------
+        >>> [str(d.date()) for d in om.example_map().date_span()]
+        ['2025-01-01', '2027-06-30']
+        """
+        found = []
+        for table in (self.actors, self.opportunities, self.relations):
+            for column in ("since", "until"):
+                if column in table and len(table):
+                    dates = pd.to_datetime(table[column], errors="coerce").dropna()
+                    if len(dates):
+                        found += [dates.min(), dates.max()]
+        if not found:
+            return None, None
+        return min(found), max(found)
+
+    def _span_text(self) -> str:
+        first, last = self.date_span()
+        if first is None or last is None:
+            return "no dates"
+        return f"dates from {first.date()} to {last.date()}"
+
+    def counts(self) -> pd.DataFrame:
+        """Actors by territory and group, and the relations inside each territory.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per territory (its slug as index, in the territories' order, then
+            ``None`` for actors outside them when there are any), columns ``name``,
+            one per group of :data:`~opportunity_map.schema.GROUPS` (``other`` added
+            when an actor has no known group), ``actors`` and ``relations`` (both
+            ends in the territory).
+
+        Examples
+        --------
+        >>> om.example_map().counts()[["cm", "actors", "relations"]]
+                  cm  actors  relations
+        territory
+        bergamo    1       6          8
+        lecco      1       3          3
+        """
+        actors = pd.DataFrame(self.actors)
+        territory = actors["territory"].astype(object).where(
+            actors["territory"].isin(self.territory_slugs))
+        group = actors["group"].astype(object).where(actors["group"].isin(GROUPS), "other") \
+            if "group" in actors else pd.Series("other", index=actors.index, dtype=object)
+        columns = [*GROUPS, "other"] if (group == "other").any() else list(GROUPS)
+        table = pd.crosstab(territory.fillna("").to_numpy(), group.to_numpy())
+        rows = [*self.territory_slugs, *([""] if territory.isna().any() else [])]
+        table = table.reindex(index=rows, columns=columns, fill_value=0).astype(np.int64)
+        table["actors"] = table.sum(axis=1)
+        where = pd.Series(territory.fillna("").to_numpy(), index=actors["id"].astype(str))
+        where = where[~where.index.duplicated(keep="last")]
+        source = self.relations["source"].astype(str).map(where)
+        target = self.relations["target"].astype(str).map(where)
+        inside = source[(source == target) & source.notna()]
+        table["relations"] = inside.value_counts().reindex(rows, fill_value=0).astype(np.int64)
+        names = dict(zip(self.territory_slugs, self.territories["name"].astype(str),
+                         strict=True)) if "name" in self.territories else {}
+        table.insert(0, "name", [names.get(r, r) if r else "(no territory)" for r in rows])
+        table.index = pd.Index([r or None for r in rows], name="territory", dtype=object)
+        table.columns.name = None
+        return table
+
+    def _repr_html_(self) -> str:
+        """The notebook display: sizes, date span, actors by territory and group."""
+        counts = self.counts()
+        groups = [c for c in counts.columns if c not in ("name", "actors", "relations")]
+        # data strings through the project's escaping (also $, {, }, backquote), then
+        # marked safe so that autoescape does not escape them twice
+        rows = [{"name": Markup(escape_html(record["name"])),
+                 "groups": [int(record[g]) for g in groups],
+                 "actors": int(record["actors"]), "relations": int(record["relations"])}
+                for _, record in counts.iterrows()]
+        return templates().get_template("repr_map.html.j2").render(
+            n_actors=len(self.actors), n_opportunities=len(self.opportunities),
+            n_relations=len(self.relations), n_territories=len(self.territories),
+            span=self._span_text(), rows=rows,
+            groups=[{"code": g, "label": GROUP_LABELS.get(g, "Altro")} for g in groups])
 
     @property
     def territory_slugs(self) -> list[str]:
@@ -132,7 +235,7 @@ class OpportunityMap:
         --------
         >>> m = om.example_map()
         >>> m.network("2026-06-30")
-        <Network al 2026-06-30: 8 attori attivi, 6 legami>
+        <Network at 2026-06-30: 8 active actors, 6 ties>
         """
         return self.network_index().at(as_of)
 

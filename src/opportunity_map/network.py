@@ -57,7 +57,8 @@ logger = logging.getLogger(__name__)
 #: Label of the whole map (all territories together) in tables.
 REGION = "lombardia"
 
-_TIE_COLUMNS = ("source", "target", "level", "kind", "kinds", "n_relations", "since")
+_TIE_COLUMNS = ("source", "target", "source_name", "target_name", "level", "kind", "kinds",
+                "n_relations", "since")
 
 
 def actor_groups(actors: pd.DataFrame) -> pd.Series:
@@ -125,6 +126,9 @@ class NetworkIndex:
         The relation kinds: the vocabulary first, then unknown kinds found (sorted).
     rel_since, rel_until : numpy.ndarray
         datetime64 bounds of every relation.
+    actor_names : numpy.ndarray
+        Actor name (str) at each position (the id when the table has no names);
+        empty when the index was built without them.
     """
 
     ids: np.ndarray
@@ -141,12 +145,18 @@ class NetworkIndex:
     kinds: tuple[str, ...]
     rel_since: np.ndarray
     rel_until: np.ndarray
+    actor_names: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     _networks: dict[pd.Timestamp, Network] = field(default_factory=dict, repr=False)
 
     @property
     def n_actors(self) -> int:
         """Number of actors (every date)."""
         return int(self.ids.size)
+
+    def names_at(self, positions: np.ndarray) -> np.ndarray:
+        """The names of the actors at ``positions`` (their ids when names are unknown)."""
+        source = self.actor_names if self.actor_names.size == self.ids.size else self.ids
+        return np.asarray(source[positions], dtype=object)
 
     def name_of(self, scope: str) -> str:
         """The display name of a territory slug, ``"Lombardia"`` for :data:`REGION`."""
@@ -327,8 +337,8 @@ class Network:
     tie_starts: np.ndarray
 
     def __repr__(self) -> str:
-        return (f"<Network al {self.as_of.date()}: {int(self.active_actors.sum())} attori attivi, "
-                f"{self.n_ties} legami>")
+        return (f"<Network at {self.as_of.date()}: {int(self.active_actors.sum())} active actors, "
+                f"{self.n_ties} ties>")
 
     @property
     def n_ties(self) -> int:
@@ -383,7 +393,8 @@ class Network:
         -------
         pandas.DataFrame
             Columns ``source, target`` (actor ids, ``source`` at the lower position),
-            ``level``, ``kind``, ``kinds`` (tuple, vocabulary order), ``n_relations``, ``since``
+            ``source_name, target_name`` (their names), ``level``, ``kind``,
+            ``kinds`` (tuple, vocabulary order), ``n_relations``, ``since``
             (datetime64, NaT when open), sorted by pair; the index is the tie's
             position in this network.
         """
@@ -394,6 +405,8 @@ class Network:
         return pd.DataFrame({
             "source": self.index.ids[self.u[t]],
             "target": self.index.ids[self.v[t]],
+            "source_name": self.index.names_at(self.u[t]),
+            "target_name": self.index.names_at(self.v[t]),
             "level": self.level[t].astype(np.int64),
             "kind": kinds[self.kind[t]] if t.size else np.zeros(0, dtype=object),
             "kinds": by_tie,
@@ -567,6 +580,8 @@ def index_network(actors: pd.DataFrame, relations: pd.DataFrame, *,
         names=names, actor_since=_dates(actors, "since"), actor_until=_dates(actors, "until"),
         rel_u=rel_u, rel_v=rel_v, rel_level=rel_level, rel_kind=rel_kind, kinds=kinds,
         rel_since=_dates(relations, "since"), rel_until=_dates(relations, "until"),
+        actor_names=(actors["name"].fillna("").astype(str).to_numpy(dtype=object)
+                     if "name" in actors else ids.to_numpy(dtype=object)),
     )
 
 

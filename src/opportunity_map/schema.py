@@ -27,6 +27,9 @@ from typing import Literal
 __all__ = [
     "ACTOR_KINDS",
     "ACTOR_KIND_LABELS",
+    "GEOCODED_CATEGORIES",
+    "GEOCODED_COMUNE",
+    "GEOCODED_GIVEN",
     "GROUPS",
     "GROUP_LABELS",
     "KIND_TO_GROUP",
@@ -135,6 +138,13 @@ LEVEL_LABELS: dict[int, str] = {
 }
 LEVELS: tuple[int, ...] = tuple(LEVEL_LABELS)
 
+#: ``actors.geocoded`` of an organisation whose coordinates were given in the file.
+GEOCODED_GIVEN = "coordinate"
+#: ``actors.geocoded`` of an organisation placed at its comune's point (approximate).
+GEOCODED_COMUNE = "comune"
+#: The categories of the categorical ``actors.geocoded`` column, in this order.
+GEOCODED_CATEGORIES: tuple[str, ...] = (GEOCODED_GIVEN, GEOCODED_COMUNE)
+
 ColumnType = Literal["id", "text", "kind", "date", "float", "int", "level"]
 
 
@@ -241,8 +251,8 @@ ACTORS = Table(
                description="Telefono del centralino o dell'ufficio."),
         _NOTES,
         Column("geocoded", ("geocodifica",), "text", italian="geocodifica",
-               description="Come è stata ottenuta la posizione: vuoto = coordinate date, "
-               "'comune' = punto nel comune (posizione approssimata)."),
+               description="Come è stata ottenuta la posizione: 'coordinate' (o vuoto) = "
+               "coordinate date, 'comune' = punto nel comune (posizione approssimata)."),
         _VERIFIED,
     ),
 )
