@@ -150,13 +150,18 @@ def test_elenco_lists_what_the_map_counts_and_opens_by_keyboard(chromium: Any,
         page.keyboard.press("Enter")
         page.wait_for_selector(".leaflet-popup .om-pop h3")
         assert page.locator(".leaflet-popup .om-pop h3").inner_text() == first
-        assert page.evaluate("document.activeElement.tagName") == "H3"
+        # focus moves once the popup is open (a frame later on a busy machine)
+        page.wait_for_function("document.activeElement.tagName === 'H3'", timeout=5000)
         page.keyboard.press("Escape")
-        page.wait_for_selector(".leaflet-popup", state="detached", timeout=2000)
+        page.wait_for_selector(".leaflet-popup", state="detached", timeout=5000)
+        page.wait_for_function("document.activeElement.classList.contains('om-elenco-item')",
+                               timeout=5000)
         assert page.evaluate("document.activeElement.textContent") == first
         # and back: the popup's "Mostra nell'elenco"
         page.keyboard.press("Enter")
         page.locator(".leaflet-popup .om-to-list").click()
+        page.wait_for_function("document.activeElement.classList.contains('om-elenco-item')",
+                               timeout=5000)
         assert page.evaluate("document.activeElement.textContent") == first
         assert page.om_errors == []
     finally:
