@@ -28,3 +28,15 @@ def _role(match: re.Match[str]) -> str:
 def on_page_content(html: str, **kwargs: Any) -> str:
     """Render Sphinx roles left in docstrings as code."""
     return _ROLE.sub(_role, html)
+
+
+#: nbconvert's loader of mermaid diagrams imports its library from a CDN (only when a
+#: page holds a diagram; ours hold none): the pages must never need the network.
+_MERMAID_LOADER = re.compile(
+    r'<script type="module">(?:(?!</script>).)*?cdnjs\.cloudflare\.com(?:(?!</script>).)*?'
+    r"</script>", re.DOTALL)
+
+
+def on_post_page(output: str, **kwargs: Any) -> str:
+    """Drop any script that would fetch from a CDN (the notebooks' mermaid loader)."""
+    return _MERMAID_LOADER.sub("", output)

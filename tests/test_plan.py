@@ -78,8 +78,10 @@ def test_errors_name_file_line_and_key_in_italian(tmp_path: Path) -> None:
     text = 'data_baseline = 2026-06-30\nobiettivo = 0.3\nsemi = 4\nrepliche = -1\n' \
            'date_confronto = 2026-01-01\nregola_territori = "bonferroni"\n'
     with pytest.raises(DataError) as err:
-        load_plan(write(tmp_path, text))
-    lines = str(err.value).splitlines()[1:]
+        path = write(tmp_path, text)
+        load_plan(path)
+    lines = [line.removeprefix(f"{path.parent}/") for line in str(err.value).splitlines()[1:]]
+    assert str(err.value).splitlines()[1].startswith(f"{path}:2:")  # the path as given
     assert lines[0].startswith(f"{PLAN_FILE}:2: obiettivo: obiettivo in percentuale")
     assert "per +30% scrivere 30" in lines[0]
     assert lines[1].startswith(f"{PLAN_FILE}:3: semi: chiave sconosciuta (forse 'seme'?)")

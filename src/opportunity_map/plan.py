@@ -202,7 +202,7 @@ def load_plan(path: str | Path) -> EvaluationPlan:
 
     file = Path(path)
     text = file.read_text(encoding="utf-8")
-    name = file.name
+    name = str(file)  # as the data problems: the path as given
     problems: list[Problem] = []
     try:
         raw = tomllib.loads(text)
