@@ -15,8 +15,12 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._errors import OutputLocationError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "OUTPUT_MARKER",
@@ -27,6 +31,7 @@ __all__ = [
     "is_output_folder",
     "staged_outputs",
     "write_bytes_atomic",
+    "write_excel_csv",
     "write_text_atomic",
 ]
 
@@ -87,6 +92,29 @@ def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
     return Path(target)
+
+
+def write_excel_csv(target: str | os.PathLike[str], frame: pd.DataFrame, *,
+                    footer: Sequence[str] = ()) -> Path:
+    """Write a table users open in Excel: UTF-8 with a byte-order mark, CRLF, atomically.
+
+    Parameters
+    ----------
+    target : path-like
+        The ``.csv`` file.
+    frame : pandas.DataFrame
+        The table, written without its index.
+    footer : sequence of str
+        Lines written after the table, each prefixed with ``"# "`` (a note).
+
+    Returns
+    -------
+    pathlib.Path
+        ``target``.
+    """
+    text = frame.to_csv(index=False, lineterminator="\r\n")
+    text += "".join(f"# {line}\r\n" for line in footer)
+    return write_bytes_atomic(target, text.encode("utf-8-sig"))
 
 
 #: The file that marks a folder as written by opportunity_map: what the last build

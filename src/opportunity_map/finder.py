@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from . import geography as geo
-from ._atomic import atomic_path, check_output_location
+from ._atomic import atomic_path, check_output_location, write_excel_csv
 from ._errors import UnknownOpportunityTypeError, UsageError
 from ._time import active_mask, to_timestamp
 from ._xlsx import Sheet, write_workbook
@@ -520,9 +520,7 @@ def write_opportunities(found: pd.DataFrame, path: PathLike) -> Path:
     suffix = target.suffix.lower()
     note = str(found.attrs.get("note", STRAIGHT_LINE_NOTE))
     if suffix == ".csv":
-        with atomic_path(target) as tmp:
-            text = found.to_csv(index=False, lineterminator="\r\n") + f"# {note}\r\n"
-            tmp.write_bytes(text.encode("utf-8-sig"))
+        write_excel_csv(target, found, footer=[note])
     elif suffix == ".xlsx":
         frame = found.reset_index(drop=True)
         notes = pd.DataFrame({"nota": [note, f"Data: {found.attrs.get('as_of', '')}",
@@ -770,10 +768,7 @@ def write_coverage(m: OpportunityMap | PathLike, out_dir: PathLike, *, as_of: ob
         ambiti[f"share_beyond_{code}"] = ambiti[f"share_beyond_{code}"].round(4)
     written = []
     for name, frame in (("copertura_comuni.csv", comuni), ("copertura_ambiti.csv", ambiti)):
-        target = folder / name
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig"))
-        written.append(target)
+        written.append(write_excel_csv(folder / name, frame))
     note = folder / "copertura_note.txt"
     with atomic_path(note) as tmp:
         tmp.write_bytes("".join(f"{line}\r\n" for line in result.notes).encode("utf-8-sig"))

@@ -24,7 +24,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._atomic import check_output_location, check_writable, staged_outputs, write_bytes_atomic
+from ._atomic import (
+    check_output_location,
+    check_writable,
+    staged_outputs,
+    write_bytes_atomic,
+    write_excel_csv,
+)
 from ._errors import DateOrderError, OutputLocationError
 from ._format import format_date, format_pct
 from ._time import to_timestamp
@@ -38,7 +44,6 @@ from .changes import (
 )
 from .evaluation import Evaluation, check_target, evaluate
 from .finder import Coverage, coverage
-from .io import load
 from .maps import compute_figures, render_map
 from .model import OpportunityMap
 from .pipeline import Progress, as_map, stepper
@@ -212,8 +217,7 @@ def prepare_tavolo(
         # next semester's workbook may already be in the antenna's hands: never overwrite
         raise OutputLocationError(str(out / names["workbook"]), str(out / names["workbook"]),
                                   "same", param="workbook")
-    old = (previous_data if isinstance(previous_data, OpportunityMap | None)
-           else load(previous_data, territories=territories_file))
+    old = None if previous_data is None else as_map(previous_data, territories_file)
     notes = [f"Tavolo di rete del {format_date(at)}; Tavolo precedente: {format_date(before)}"
              + (" (sei mesi prima, --previous per un'altra data)." if previous is None
                 else ".")]
@@ -245,10 +249,8 @@ def prepare_tavolo(
                                   dates=tavolo_dates(at, since=base), gaps=gaps)
         html = render_map(m, slug, figures=figures).get_root().render()
         staged = [write_bytes_atomic(stage.root / names["map"], html.encode("utf-8"))]
-        staged.append(write_bytes_atomic(
-            stage.root / names["changes"],
-            changes.loc[:, list(CHANGE_COLUMNS)].to_csv(index=False, lineterminator="\r\n")
-            .encode("utf-8-sig")))
+        staged.append(write_excel_csv(stage.root / names["changes"],
+                                      changes.loc[:, list(CHANGE_COLUMNS)]))
         step()
         staged.append(write_pack(stage.root / names["pack"], m, territory=slug, date=at,
                                  previous=before, changes=changes, unverified=unverified,
